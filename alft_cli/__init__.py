@@ -1,0 +1,1 @@
+"""alft: answer-level fine-tuning (Distributional Alignment Game, Coherence-GRPO)."""
