@@ -1,0 +1,100 @@
+"""Number scanning and exact canonical number strings for the answer checker (pure stdlib).
+
+`NUMBER_RE` finds numbers in free text; `number_value` turns a match into an exact `Fraction`
+(or None); `format_number` writes the canonical string; `clean_latex` rewrites the LaTeX wrappers
+that models put around numbers into plain text. The rules and their ambiguous cases are documented
+in `alft_cli.answers`. All patterns are linear in their input: bounded quantifiers, no nested
+repetition that can backtrack, and callers only pass bounded slices of text.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+MAX_DIGITS = 40  # more digits than this in one number: not an answer, never converted
+_MINUS = r"\-" "\u2212\u2012\u2013\ufe63\uff0d"  # hyphen-minus, minus, figure dash, en dash, small/full-width
+_SIGN = f"[+{_MINUS}]"
+_CURRENCY = r"(?:\\\$|[$€£¥₹])"
+_GROUP_SPACE = "[ \u00a0\u2009\u202f]"  # space, no-break, thin, narrow no-break
+
+NUMBER_RE = re.compile(
+    # a sign counts only when it is not an operator between two terms (16-3 is not -3)
+    rf"(?:(?<![A-Za-z0-9_)\]}}])(?P<sign>{_SIGN}))?"
+    rf"(?:{_CURRENCY}(?P<sign2>{_SIGN})?)?"
+    r"(?<![A-Za-z0-9_.])"
+    r"(?:"
+    r"(?P<whole>\d{1,6}) (?P<mnum>[1-9]\d{0,5})/(?P<mden>\d{1,6})(?![\d.,/])"  # mixed 1 1/2
+    r"|(?P<int>\d{1,3}(?:,\d{3})+(?!\d)"  # 1,234,567
+    rf"|\d{{1,3}}(?:{_GROUP_SPACE}\d{{3}})+(?![\d,/])"  # 1 234 567
+    r"|\d+)(?P<dec>\.\d+)?(?:[eE](?P<exp>[-+]?\d{1,2})(?!\d))?(?:/(?P<den>\d+))?"
+    r"|(?P<bare>\.\d+)"  # .5
+    r")(?![eE][-+]?\d)",  # 1e100 (exponent over 2 digits) is no number
+    re.ASCII,
+)
+
+_LATEX_SUBS = [
+    (re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s{0,4}\{([^{}]{0,200})\}"),
+     r" \1 "),
+    (re.compile(r"\\[dt]?frac\s{0,4}\{\s{0,4}([-+]?[0-9.,]{1,40})\s{0,4}\}\s{0,4}"
+                r"\{\s{0,4}([0-9.,]{1,40})\s{0,4}\}"), r"\1/\2"),
+    (re.compile(r"\\[dt]?frac([0-9])([0-9])"), r"\1/\2"),
+    (re.compile(r"\{,\}"), ","),
+    (re.compile(r"\\[,;: ]"), " "),
+    (re.compile(r"\\(?:!|left|right|displaystyle)"), ""),
+    (re.compile(r"\\%"), "%"),
+    (re.compile(r"\\\$"), "$"),
+]
+
+
+def clean_latex(text: str) -> str:
+    """Rewrite number wrappers (`\\text{}`, `\\frac{a}{b}`, `{,}`, `\\,`, `\\$`, `\\%`) to plain text."""
+    if "\\" not in text and "{," not in text:
+        return text
+    for pattern, repl in _LATEX_SUBS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def number_value(m: re.Match[str]) -> Fraction | None:
+    """Exact value of a `NUMBER_RE` match; None when it is too long or divides by zero."""
+    if sum(ch.isdigit() for ch in m.group(0)) > MAX_DIGITS:
+        return None
+    if m.group("whole") is not None:
+        num, den = int(m.group("mnum")), int(m.group("mden"))
+        if num >= den:  # "3 5/2" is not a mixed number
+            return None
+        value = int(m.group("whole")) + Fraction(num, den)
+    elif m.group("bare") is not None:
+        value = Fraction(m.group("bare"))
+    else:
+        digits = re.sub(r"[^0-9]", "", m.group("int"))
+        value = Fraction(digits + (m.group("dec") or "")) * Fraction(10) ** int(m.group("exp") or 0)
+        if m.group("den") is not None:
+            den = int(m.group("den"))
+            if den == 0:
+                return None
+            value /= den
+    sign = m.group("sign") or m.group("sign2") or "+"
+    return -value if sign != "+" else value
+
+
+def format_number(value: Fraction) -> str:
+    """Canonical string: integer, exact terminating decimal, else reduced `p/q` (never floats)."""
+    num, den = value.numerator, value.denominator
+    if den == 1:
+        return str(num)
+    twos = fives = 0
+    rest = den
+    while rest % 2 == 0:
+        rest //= 2
+        twos += 1
+    while rest % 5 == 0:
+        rest //= 5
+        fives += 1
+    if rest != 1:
+        return f"{num}/{den}"
+    places = max(twos, fives)
+    digits = str(abs(num) * 10**places // den).rjust(places + 1, "0")
+    sign = "-" if num < 0 else ""
+    return f"{sign}{digits[:-places]}.{digits[-places:]}"
