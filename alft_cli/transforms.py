@@ -173,8 +173,6 @@ _DEPENDENT = re.compile(
     re.IGNORECASE,
 )
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
-
-
 _DEFINITE = re.compile(r"\b(?:the|these|those)\s+(\w+(?:\s+\w+)?)", re.IGNORECASE)
 
 
@@ -182,8 +180,12 @@ def _independent(sentence: str) -> bool:
     return bool(re.search(r"\d", sentence)) and not _DEPENDENT.search(sentence)
 
 
+_FUNCTION_WORDS = {"and", "are", "but", "can", "for", "had", "has", "have", "per", "the", "was", "were", "with"}
+
+
 def _stems(text: str) -> set[str]:
-    return {w.lower().rstrip("s") for w in re.findall(r"\w{4,}", text)}
+    words = (w.lower() for w in re.findall(r"\w{3,}", text))
+    return {w.rstrip("s") for w in words if w not in _FUNCTION_WORDS}
 
 
 def _swappable(a: str, b: str) -> bool:
@@ -206,9 +208,8 @@ def _reorder(question: str, rng: random.Random) -> str:
     found = _match_arithmetic(question)
     if found:
         idx, expr = found
-        return ARITHMETIC_TEMPLATES[idx].format(e=_reorder_chain(expr, rng)) if _FLAT_CHAIN.fullmatch(
-            expr
-        ) else question
+        new = _reorder_chain(expr, rng)
+        return question if new == expr else ARITHMETIC_TEMPLATES[idx].format(e=new)
     if _UNSAFE_TEXT.search(question):
         return question
     pieces = _SENT_SPLIT.split(question)  # sentences at even, separators at odd positions
@@ -225,23 +226,36 @@ def _reorder(question: str, rng: random.Random) -> str:
 # ---------------------------------------------------------------- rename
 # Common first names of GSM8K-style problems, by pronoun; names that are also ordinary words,
 # months or places (Mark, Bill, May, Rose, Jordan, Austin, Eve, ...) are deliberately absent.
-_FEMALE = """Mary Sarah Martha Sally Jane Carla Anna Lisa Janet Jill Jenny Julia Emily Betty Karen Susan
-Maria Amy Rachel Tina Lucy Alice Kelly Jessica Jenna Amanda Annie Anne Beth Julie Kate Monica Hannah
-Emma Megan Cindy Mandy Sara Kylie Madeline Nancy Samantha Gina Carrie Kayla Katie Kendra Ella Angela
-Brittany Dorothy Sandra Dora Becky Janice Stephanie Nicole Erin Clara Jennifer Haley Elsa Michelle
-Peggy Polly Erica Ashley Sharon Tanya Claire Wendy Sophie Stacy Tara Brenda Rebecca Veronica Donna
-Diane Tiffany Barbara Naomi Brianna Andrea Carly Melissa Helen Bella Linda Rita Laura Allison Kristin
-Maggie Marie Beatrice Harriet Elizabeth Ava Ellen Greta Bethany Molly Pauline Mabel Sabrina Cathy
-Fiona Nina Jasmine Maya Olivia Sophia""".split()
-_MALE = """John James Tom Mike Peter Harry Jason Joe Jerry Jim Billy Matt Paul Ben Steve Michael Jake
-Carl Tony Andrew Jacob Kevin Jimmy Adam Ryan Brian Tim Robert David Greg Fred Kyle Josh Andy George
-Marcus Jeff Ken Gerald Bobby Dave Rick Leo Henry Joey Daniel Patrick Randy Carlos Ali Aaron Tommy
-Joseph Johnny Thomas Oliver Brad Pete Roger William Richard Simon Jeremy Ted Lucas Luke Bruce Juan
-Gary Anthony Alan Caleb Brandon Jerome Ron Tyler Diego Barry Samuel Jose Neil Toby Trevor Albert Phil
-Connor Sean Noah Timothy Larry Justin Maurice Raymond Nick Arthur Boris Stan Ralph Mario Derek Kenny
-Ivan Hank Kenneth Nathan Charles Freddy Ernie Zack Matthew Marco Jon Gabriel Ahmed Harold Nate Craig
-Hans Eric Bert Zachary Danny Benjamin Shane""".split()
-_NEUTRAL = "Alex Sam Chris Jamie Casey Taylor Jessie Charlie Morgan Riley Kris Sasha Dana Tracy".split()
+_FEMALE = (
+    "Mary", "Sarah", "Martha", "Sally", "Jane", "Carla", "Anna", "Lisa", "Janet", "Jill", "Jenny", "Julia",
+    "Emily", "Betty", "Karen", "Susan", "Maria", "Amy", "Rachel", "Tina", "Lucy", "Alice", "Kelly",
+    "Jessica", "Jenna", "Amanda", "Annie", "Anne", "Beth", "Julie", "Kate", "Monica", "Hannah", "Emma",
+    "Megan", "Cindy", "Mandy", "Sara", "Kylie", "Madeline", "Nancy", "Samantha", "Gina", "Carrie", "Kayla",
+    "Katie", "Kendra", "Ella", "Angela", "Brittany", "Dorothy", "Sandra", "Dora", "Becky", "Janice",
+    "Stephanie", "Nicole", "Erin", "Clara", "Jennifer", "Haley", "Elsa", "Michelle", "Peggy", "Polly",
+    "Erica", "Ashley", "Sharon", "Tanya", "Claire", "Wendy", "Sophie", "Stacy", "Tara", "Brenda", "Rebecca",
+    "Veronica", "Donna", "Diane", "Tiffany", "Barbara", "Naomi", "Brianna", "Andrea", "Carly", "Melissa",
+    "Helen", "Bella", "Linda", "Rita", "Laura", "Allison", "Kristin", "Maggie", "Marie", "Beatrice",
+    "Harriet", "Elizabeth", "Ava", "Ellen", "Greta", "Bethany", "Molly", "Pauline", "Mabel", "Sabrina",
+    "Cathy", "Fiona", "Nina", "Jasmine", "Maya", "Olivia", "Sophia"
+)
+_MALE = (
+    "John", "James", "Tom", "Mike", "Peter", "Harry", "Jason", "Joe", "Jerry", "Jim", "Billy", "Matt",
+    "Paul", "Ben", "Steve", "Michael", "Jake", "Carl", "Tony", "Andrew", "Jacob", "Kevin", "Jimmy", "Adam",
+    "Ryan", "Brian", "Tim", "Robert", "David", "Greg", "Fred", "Kyle", "Josh", "Andy", "George", "Marcus",
+    "Jeff", "Ken", "Gerald", "Bobby", "Dave", "Rick", "Leo", "Henry", "Joey", "Daniel", "Patrick", "Randy",
+    "Carlos", "Ali", "Aaron", "Tommy", "Joseph", "Johnny", "Thomas", "Oliver", "Brad", "Pete", "Roger",
+    "William", "Richard", "Simon", "Jeremy", "Ted", "Lucas", "Luke", "Bruce", "Juan", "Gary", "Anthony",
+    "Alan", "Caleb", "Brandon", "Jerome", "Ron", "Tyler", "Diego", "Barry", "Samuel", "Jose", "Neil",
+    "Toby", "Trevor", "Albert", "Phil", "Connor", "Sean", "Noah", "Timothy", "Larry", "Justin", "Maurice",
+    "Raymond", "Nick", "Arthur", "Boris", "Stan", "Ralph", "Mario", "Derek", "Kenny", "Ivan", "Hank",
+    "Kenneth", "Nathan", "Charles", "Freddy", "Ernie", "Zack", "Matthew", "Marco", "Jon", "Gabriel",
+    "Ahmed", "Harold", "Nate", "Craig", "Hans", "Eric", "Bert", "Zachary", "Danny", "Benjamin", "Shane"
+)
+_NEUTRAL = (
+    "Alex", "Sam", "Chris", "Jamie", "Casey", "Taylor", "Jessie", "Charlie", "Morgan", "Riley", "Kris",
+    "Sasha", "Dana", "Tracy"
+)
 _NAME_POOL = {name: pool for pool in (_FEMALE, _MALE, _NEUTRAL) for name in pool}
 # A listed name right after one of these is a surname or a place ("Mr. Jones", "San Diego"): kept.
 _NAME_BLOCKERS = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Miss|Mister|San|Santa|St|Saint|Lake|Mount|Fort|Port|Cape)\.?\s+$")
@@ -267,12 +281,9 @@ def _rename(question: str, rng: random.Random) -> str:
 
 
 # ---------------------------------------------------------------- numfmt
-NUMBER_WORDS: dict[str, int] = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve".split()
-    )
-}
+_NUMBER_WORD_LIST = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                     "eleven", "twelve")
+NUMBER_WORDS: dict[str, int] = {w: i for i, w in enumerate(_NUMBER_WORD_LIST)}
 _WORDY = {w: v for w, v in NUMBER_WORDS.items() if 2 <= v <= 12}  # "one"/"zero" are too ambiguous
 _INT = re.compile(r"(?<![\w.,:/])(\d{1,3}(?:,\d{3})+|\d+)(?![\w%:/\-°]|[.,]\d)")
 _WORD_RE = re.compile(r"(?<![\w\-])(" + "|".join(_WORDY) + r")(?![\w\-])", re.IGNORECASE)
@@ -289,13 +300,13 @@ def _numfmt_candidates(question: str, prose: bool) -> list[tuple[int, int, str]]
         text, start, end = m[1], m.start(1), m.end(1)
         value = int(text.replace(",", ""))
         before, after = question[:start], question[end:]
-        if prose and before.endswith("-"):
-            continue
+        if (prose and before.endswith("-")) or (len(text) > 1 and text[0] == "0"):
+            continue  # hyphenated words, ranges, codes with leading zeros
         if "," in text:
             out.append((start, end, str(value)))
         elif value >= 1000 and not (prose and 1900 <= value <= 2100 and not before.endswith("$")):
             out.append((start, end, f"{value:,}"))  # 1900-2100 may be a year: only as money
-        elif prose and 2 <= value <= 12 and text[0] != "0":
+        elif prose and 2 <= value <= 12:
             if _NO_WORD_BEFORE.search(before) or _NO_WORD_AFTER.search(after):
                 continue
             word = next(w for w, v in _WORDY.items() if v == value)
@@ -346,8 +357,8 @@ TRANSFORMS: dict[str, Transform] = {
         Transform(
             "numfmt",
             "every number's value: thousands separators added/removed (not for possible years), and in "
-            "word problems integers 2-12 written as words or words as digits (no decimals, times, dates, "
-            "money amounts, hyphenated words or operators)",
+            "word problems integers 2-12 as words or words as digits (never decimals, times, dates, money, "
+            "percentages, hyphenated words or operands of operators)",
             _numfmt,
         ),
     )

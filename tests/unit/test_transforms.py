@@ -158,6 +158,17 @@ def test_chain_sum_values_preserved(chain_sums: list[tuple[str, int]]) -> None:
 
 
 # ---------------------------------------------------------------- word problems
+def test_reorder_word_problem_swaps_only_independent_premises() -> None:
+    q = "Tom has 5 apples. Mary has 3 pears. How many fruits do Tom and Mary have?"
+    assert make_variants(q, ["reorder"], seed=0) == [
+        "Mary has 3 pears. Tom has 5 apples. How many fruits do Tom and Mary have?"]
+    for kept in ["Tom has 5 apples. He buys 3 pears. How many fruits does Tom have?",
+                 "Tom has 5 apples. Tom eats 3 apples. How many apples does Tom have?",
+                 "A box holds 5 apples. The box costs $3. How much is one apple?",
+                 "Mr. Li has 5 apples. Mary has 3 pears. How many fruits are there?"]:
+        assert make_variants(q := kept, ["reorder"], seed=0) == [q]
+
+
 def test_rename_consistent_and_numbers_unchanged() -> None:
     q = ("Janet's ducks lay 16 eggs per day. Janet gives Tom 3 eggs and Mr. Jones 2 eggs. "
          "How many eggs does Janet have left after Tom eats one?")
@@ -181,12 +192,14 @@ def test_rename_skips_surnames_and_unlisted() -> None:
     "q",
     ["The train leaves at 5:30 and arrives 2.5 hours later, on May 5.",
      "He saved $5 and 10% of $1500 in 2015, then a 3-day trip cost 1/2 of it.",
-     "A twelve-year-old bought two hundred apples."],
+     "A twelve-year-old bought two hundred apples.",
+     "Locker 0042 holds 7 boxes."],
 )
 def test_numfmt_leaves_times_dates_decimals(q: str) -> None:
     for seed in range(20):
         out = make_variants(q, ["numfmt"], seed)[0]
-        for keep in ["5:30", "2.5", "May 5", "$5 ", "10%", "2015", "3-day", "1/2", "twelve-year", "two hundred"]:
+        for keep in ["5:30", "2.5", "May 5", "$5 ", "10%", "2015", "3-day", "1/2", "twelve-year", "two hundred",
+                     "0042"]:
             if keep in q:
                 assert keep in out, (keep, out)
         assert number_blind(out) == number_blind(q)
