@@ -76,7 +76,8 @@ def maj_at_k(
     Algorithm: answers enter only through their counts m_a. For each possible winning count t,
     a DP over answers tracks (subset size s, number of answers drawn exactly t times j) with the
     binomial weights Π C(m_a, x_a) (every x_a <= t) and the same weights times the number of
-    correct answers at t; ``None`` samples fill the rest of the subset. Cost O(k · (n + A) · k²/t).
+    correct answers at t; ``None`` samples fill the rest of the subset. Cost: about k·(n + A) numpy
+    updates of (k+1) × (k/t+1) arrays, milliseconds for n = k = 64.
     """
     if tie_break not in TIE_RULES:
         raise ValueError(f"tie_break={tie_break!r}; allowed: {', '.join(TIE_RULES)}")

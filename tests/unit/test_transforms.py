@@ -20,7 +20,6 @@ from alft_cli.transforms import (
     make_variants,
 )
 
-GSM8K_TEST = Path(__file__).resolve().parents[3] / "shared" / "data" / "gsm8k" / "test.jsonl"
 NAMES = ["identity", "paraphrase", "reorder", "rename", "numfmt"]
 _DIGITS = re.compile(r"(?<![\d,])\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _WORDS = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
@@ -52,10 +51,8 @@ def chain_value(question: str) -> Fraction:
 
 
 @pytest.fixture(scope="module")
-def gsm8k() -> list[str]:
-    if not GSM8K_TEST.exists():
-        pytest.skip(f"GSM8K test data not found at {GSM8K_TEST}")
-    with GSM8K_TEST.open() as f:
+def gsm8k(shared_data: Path) -> list[str]:
+    with (shared_data / "gsm8k" / "test.jsonl").open() as f:
         return [json.loads(line)["question"] for line in f][:200]
 
 
