@@ -90,7 +90,7 @@ def run_train(cfg: DictConfig) -> dict:
     before = heldout_accuracy(model, tokenizer, heldout, cfg)
     log.info("held-out accuracy before training: %.3f", before)
 
-    args = instantiate(cfg.trainer, output_dir=str(out), seed=cfg.seed, _convert_="all")
+    args = instantiate(cfg.trainer, output_dir=str(out), seed=cfg.seed, _convert_="all", **_device_overrides(cfg))
     funcs, weights = reward_functions(cfg, args.num_generations)
     args.reward_weights = weights
     trainer = CoherenceGRPOTrainer(
@@ -122,6 +122,16 @@ def run_train(cfg: DictConfig) -> dict:
     if is_main_process():
         write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def _device_overrides(cfg: DictConfig) -> dict:
+    """Let GPU recipes run (slowly) on a machine without a GPU: fp32, no checkpointing, no vLLM."""
+    import torch
+
+    if torch.cuda.is_available() or cfg.trainer.get("use_cpu"):
+        return {}
+    log.warning("no GPU found: running on CPU in fp32 (bf16, gradient checkpointing and vLLM off)")
+    return {"use_cpu": True, "bf16": False, "gradient_checkpointing": False, "use_vllm": False}
 
 
 def _resume_arg(resume: Any, out: Path) -> bool | str | None:
