@@ -1,7 +1,7 @@
 """Number scanning and exact canonical number strings for the answer checker (pure stdlib).
 
-`NUMBER_RE` finds numbers in free text; `number_value` turns a match into an exact `Fraction`
-(or None); `format_number` writes the canonical string; `clean_latex` rewrites the LaTeX wrappers
+`NUMBER_RE` finds numbers in free text; `canonical_number` turns a match into its canonical string
+(exact `Fraction` arithmetic, never floats) or None; `clean_latex` rewrites the LaTeX wrappers
 that models put around numbers into plain text. The rules and their ambiguous cases are documented
 in `alft_cli.answers`. All patterns are linear in their input: bounded quantifiers, no nested
 repetition that can backtrack, and callers only pass bounded slices of text.
@@ -34,10 +34,17 @@ NUMBER_RE = re.compile(
 )
 
 _LATEX_SUBS = [
-    (re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s{0,4}\{([^{}]{0,200})\}"),
-     r" \1 "),
-    (re.compile(r"\\[dt]?frac\s{0,4}\{\s{0,4}([-+]?[0-9.,]{1,40})\s{0,4}\}\s{0,4}"
-                r"\{\s{0,4}([0-9.,]{1,40})\s{0,4}\}"), r"\1/\2"),
+    (
+        re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s{0,4}\{([^{}]{0,200})\}"),
+        r" \1 ",
+    ),
+    (
+        re.compile(
+            r"\\[dt]?frac\s{0,4}\{\s{0,4}([-+]?[0-9.,]{1,40})\s{0,4}\}\s{0,4}"
+            r"\{\s{0,4}([0-9.,]{1,40})\s{0,4}\}"
+        ),
+        r"\1/\2",
+    ),
     (re.compile(r"\\[dt]?frac([0-9])([0-9])"), r"\1/\2"),
     (re.compile(r"\{,\}"), ","),
     (re.compile(r"\\[,;: ]"), " "),
@@ -56,7 +63,7 @@ def clean_latex(text: str) -> str:
     return text
 
 
-def number_value(m: re.Match[str]) -> Fraction | None:
+def _value(m: re.Match[str]) -> Fraction | None:
     """Exact value of a `NUMBER_RE` match; None when it is too long or divides by zero."""
     if sum(ch.isdigit() for ch in m.group(0)) > MAX_DIGITS:
         return None
@@ -79,7 +86,7 @@ def number_value(m: re.Match[str]) -> Fraction | None:
     return -value if sign != "+" else value
 
 
-def format_number(value: Fraction) -> str:
+def _format(value: Fraction) -> str:
     """Canonical string: integer, exact terminating decimal, else reduced `p/q` (never floats)."""
     num, den = value.numerator, value.denominator
     if den == 1:
@@ -98,3 +105,12 @@ def format_number(value: Fraction) -> str:
     digits = str(abs(num) * 10**places // den).rjust(places + 1, "0")
     sign = "-" if num < 0 else ""
     return f"{sign}{digits[:-places]}.{digits[-places:]}"
+
+
+def canonical_number(m: re.Match[str]) -> str | None:
+    """Canonical string of a `NUMBER_RE` match; None when unparseable or over `MAX_DIGITS` digits."""
+    value = _value(m)
+    if value is None:
+        return None
+    text = _format(value)
+    return text if sum(ch.isdigit() for ch in text) <= MAX_DIGITS else None

@@ -8,7 +8,7 @@ Styles
 - `gsm8k`: numeric answers, compared as exact rational numbers written canonically.
 - `math`: LaTeX answers; canonical strings are normalised LaTeX (plain numbers as in `gsm8k`),
   equality is decided by `math_verify.verify(gold, pred)` (gold first: the check is asymmetric).
-- `exact`: strings compared after collapsing whitespace, case-folding and dropping one trailing `.`.
+- `exact`: strings compared after collapsing whitespace, case-folding and dropping trailing periods.
 
 Extraction order (the first rule that yields an answer wins)
 1. `#### X` — the first occurrence (GSM8K's own format and reference grader).
@@ -25,7 +25,8 @@ Canonical numbers (`gsm8k`, and plain numbers under `math`), exact arithmetic on
   LaTeX `\\,` and `{,}`) are dropped when every group after the first has exactly 3 digits; any
   other comma ends the number (`3,5` is 3 then 5: decimal commas are not supported).
 - Signs `+`, `-`, unicode minus and dashes `−‒–﹣－` count as a sign only when not directly after a
-  letter, digit or closing bracket (`16-3` holds 16 and 3, not -3); `-0` is `0`.
+  letter, digit or closing bracket (`16-3` holds 16 and 3, not -3) and when it touches the number
+  or its currency sign (`- 5` is 5); `-0` is `0`.
 - Currency `$ € £ ¥ ₹ \\$`, units and trailing words, a trailing period and leading zeros are
   ignored: `$1,000.` → `1000`, `-$5` → `-5`, `007` → `7`, `18 apples` → `18`.
 - Decimals are exact: `72.0` → `72`, `0.50` → `0.5`, `.5` → `0.5`; `0.333` is not `1/3`.
@@ -35,8 +36,8 @@ Canonical numbers (`gsm8k`, and plain numbers under `math`), exact arithmetic on
 - Percentages keep their number: `50%` → `50`, because GSM8K golds state percentages as bare
   numbers ("What percentage…? #### 50"); the vote therefore treats `50%` and `50` as one answer.
 - Scale words are units, not multipliers: `1.8 billion` → `1.8` (questions often ask "in millions").
-  Scientific notation with a 1–2 digit exponent is exact: `1.5e3` → `1500`. Decimal commas and
-  non-ASCII digits are not numbers.
+  Scientific notation with a 1–2 digit exponent is exact: `1.5e3` → `1500`. Decimal commas,
+  number words ("five") and non-ASCII digits are not numbers.
 - A number with more than 40 digits is unparseable (answers are never that long; it keeps
   arithmetic and output bounded).
 `canonicalize(s, "gsm8k")` requires exactly one number in `s` (`18 or 19` → None).
@@ -54,10 +55,11 @@ import re
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from alft_cli._numbers import NUMBER_RE, clean_latex, format_number, number_value
+from alft_cli._numbers import NUMBER_RE, canonical_number, clean_latex
 
 CHECKER_VERSION = "1.0.0"
 STYLES = ("gsm8k", "math", "exact")
@@ -99,10 +101,8 @@ def _first_line(text: str, start: int) -> str:
 
 
 def _last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    last = None
-    for last in pattern.finditer(text):  # noqa: B007 — keep the final match
-        pass
-    return last
+    last = deque(pattern.finditer(text), maxlen=1)
+    return last[0] if last else None
 
 
 def _boxed(text: str) -> str | None:
@@ -143,14 +143,12 @@ def _marker_spans(text: str) -> Iterator[str]:
 
 def _first_number(span: str) -> str | None:
     m = NUMBER_RE.search(clean_latex(span))
-    value = number_value(m) if m else None
-    return None if value is None else format_number(value)
+    return canonical_number(m) if m else None
 
 
 def _last_number(text: str) -> str | None:
     m = _last_match(NUMBER_RE, clean_latex(text[-_TAIL_CHARS:]))
-    value = number_value(m) if m else None
-    return None if value is None else format_number(value)
+    return canonical_number(m) if m else None
 
 
 def _inline_math(span: str) -> str:
@@ -183,21 +181,20 @@ def extract_answer(text: str, style: str = "gsm8k", strict: bool = False) -> str
 
 def _single_number(s: str) -> str | None:
     matches = list(NUMBER_RE.finditer(clean_latex(s)))
-    value = number_value(matches[0]) if len(matches) == 1 else None
-    return None if value is None else format_number(value)
+    return canonical_number(matches[0]) if len(matches) == 1 else None
 
 
 def _canonical_math(s: str) -> str | None:
-    s = s.strip()
-    for delim in _MATH_DELIMS:
-        s = s.removeprefix(delim).removesuffix(delim)
-    plain = clean_latex(s).strip().rstrip(".").strip().removesuffix("%")
-    m = NUMBER_RE.fullmatch(plain.strip())
-    value = number_value(m) if m else None
-    if value is not None:
-        return format_number(value)
-    s = _MATH_NOISE_RE.sub("", s).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    return s.rstrip(".") or None
+    """Plain numbers as in `gsm8k`; other LaTeX without spacing, delimiters and trailing period."""
+    previous = None
+    while s != previous:  # to a fixpoint, so that canonicalisation is idempotent
+        previous = s
+        s = _MATH_NOISE_RE.sub("", s).rstrip(".")
+        for delim in _MATH_DELIMS:
+            s = s.removeprefix(delim).removesuffix(delim)
+    m = NUMBER_RE.fullmatch(clean_latex(s).strip().rstrip(".").removesuffix("%"))
+    number = canonical_number(m) if m else None
+    return number or s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac") or None
 
 
 def canonicalize(s: str, style: str = "gsm8k") -> str | None:
@@ -209,7 +206,7 @@ def canonicalize(s: str, style: str = "gsm8k") -> str | None:
         return _single_number(s)
     if style == "math":
         return _canonical_math(s)
-    return " ".join(s.split()).casefold().removesuffix(".").rstrip() or None
+    return " ".join(s.casefold().split()).rstrip(". ") or None
 
 
 def parse_gold(answer_field: str, style: str = "gsm8k") -> str | None:
@@ -261,7 +258,7 @@ def _with_deadline(fn: Callable[[], T], seconds: float) -> T | None:
     except _Deadline:
         return None
     finally:
-        signal.signal(signal.SIGALRM, old_handler)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if old_handler is None else old_handler)
         if old_delay > 0:  # re-arm a timer the caller had running
             remaining = old_delay - (time.monotonic() - started)
             signal.setitimer(signal.ITIMER_REAL, max(remaining, 1e-3), old_interval)
@@ -293,5 +290,5 @@ def _math_verify_equal(gold: str, pred: str) -> bool:
 
     try:
         return bool(_with_deadline(run, MATH_TIMEOUT_S))
-    except Exception:  # math-verify/sympy on hostile input: never crash, never reward
+    except Exception:  # noqa: BLE001 — math-verify/sympy on hostile input: never crash, never reward
         return False
