@@ -27,9 +27,10 @@ NUMBER_RE = re.compile(
     r"(?P<whole>\d{1,6}) (?P<mnum>[1-9]\d{0,5})/(?P<mden>\d{1,6})(?![\d.,/])"  # mixed 1 1/2
     r"|(?P<int>\d{1,3}(?:,\d{3})+(?!\d)"  # 1,234,567
     rf"|\d{{1,3}}(?:{_GROUP_SPACE}\d{{3}})+(?![\d,/])"  # 1 234 567
-    r"|\d+)(?P<dec>\.\d+)?(?:[eE](?P<exp>[-+]?\d{1,2})(?!\d))?(?:/(?P<den>\d+))?"
+    r"|\d+)(?P<dec>\.\d+)?(?:[eE](?P<exp>[-+]?\d{1,2}))?(?:/(?P<den>\d+))?"
     r"|(?P<bare>\.\d+)"  # .5
-    r")(?![eE][-+]?\d)",  # 1e100 (exponent over 2 digits) is no number
+    # a number ends where its digits end: no partial matches of 123, 1.25 or 1e100 (3-digit exponent)
+    r")(?!\.?\d|[eE][-+]?\d)",
     re.ASCII,
 )
 

@@ -36,8 +36,8 @@ Canonical numbers (`gsm8k`, and plain numbers under `math`), exact arithmetic on
 - Percentages keep their number: `50%` → `50`, because GSM8K golds state percentages as bare
   numbers ("What percentage…? #### 50"); the vote therefore treats `50%` and `50` as one answer.
 - Scale words are units, not multipliers: `1.8 billion` → `1.8` (questions often ask "in millions").
-  Scientific notation with a 1–2 digit exponent is exact: `1.5e3` → `1500`. Decimal commas,
-  number words ("five") and non-ASCII digits are not numbers.
+  Scientific notation with a 1–2 digit exponent is exact: `1.5e3` → `1500`. Malformed numbers
+  (`1.2.3`, `1e100`), decimal commas, number words ("five") and non-ASCII digits are not numbers.
 - A number with more than 40 digits is unparseable (answers are never that long; it keeps
   arithmetic and output bounded).
 `canonicalize(s, "gsm8k")` requires exactly one number in `s` (`18 or 19` → None).

@@ -1,34 +1,32 @@
 """Agreement of alft_cli.answers with OpenAI's `is_correct` labels on the 5276 GPT-3 solutions of
-GSM8K test problems (../shared/data/gsm8k/example_model_solutions.jsonl, joined with test.jsonl)."""
+GSM8K test problems (../shared/data/gsm8k/example_model_solutions.jsonl, joined with test.jsonl).
+The data is found by the `shared_data` fixture (tests/conftest.py: ../shared/data or $ALFT_SHARED_DATA)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from alft_cli.answers import check_answer, extract_answer, parse_gold
 
-SHARED_DATA = Path(os.environ.get("ALFT_SHARED_DATA", Path(__file__).parents[2] / ".." / "shared" / "data"))
-SOLUTIONS = SHARED_DATA / "gsm8k" / "example_model_solutions.jsonl"
-TEST = SHARED_DATA / "gsm8k" / "test.jsonl"
 MODELS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
-
-pytestmark = pytest.mark.skipif(
-    not (SOLUTIONS.is_file() and TEST.is_file()),
-    reason=f"GSM8K example solutions not found under {SHARED_DATA} (set ALFT_SHARED_DATA)",
-)
 
 
 @pytest.fixture(scope="module")
-def rows() -> list[tuple[str, dict]]:
+def rows(shared_data: Path) -> list[tuple[str, dict]]:
     """(GSM8K `answer` field, solutions row), joined on the question text."""
-    with TEST.open() as test:
-        gold_by_question = {p["question"]: p["answer"] for p in map(json.loads, test)}
-    with SOLUTIONS.open() as sol:
-        return [(gold_by_question[s["question"]], s) for s in map(json.loads, sol)]
+    solutions, test = (
+        shared_data / "gsm8k" / "example_model_solutions.jsonl",
+        shared_data / "gsm8k" / "test.jsonl",
+    )
+    if not (solutions.is_file() and test.is_file()):
+        pytest.skip(f"GSM8K example solutions or test split not found under {shared_data}")
+    with test.open() as f:
+        gold_by_question = {p["question"]: p["answer"] for p in map(json.loads, f)}
+    with solutions.open() as f:
+        return [(gold_by_question[s["question"]], s) for s in map(json.loads, f)]
 
 
 def test_every_solution_row_joins_a_parsable_gold(rows: list[tuple[str, dict]]) -> None:

@@ -106,7 +106,7 @@ ADVERSARIAL = {  # text, gsm8k answer, gsm8k strict answer
     "huge number after marker": ("#### " + "9" * N, None, None),
     "long comma run": ("1" + ",000" * (N // 4), None, None),
     "long space-grouped run": ("1" + " 000" * (N // 4), None, None),
-    "decimal points": (".5" * (N // 2), "0.5", None),
+    "decimal points": (".5" * (N // 2), None, None),
     "dashes then number": ("-" * N + "5", "-5", None),
     "sign soup": ("+-" * (N // 2) + "3", "-3", None),
     "10k nested braces": ("\\boxed{" + "{" * 10_000 + "5" + "}" * 10_000 + "}", None, None),
@@ -159,9 +159,10 @@ def test_math_deadline_restores_the_callers_alarm_handler() -> None:
 
 
 @pytest.mark.parametrize(
-    "hostile", ["9^{9^{9}}", "10^{100000}", "100000!", "\\binom{100000}{5000}", "x" * 5000]
+    "hostile",
+    ["9^{9^{9}}", "10^{100000}", "100000!", "\\binom{100000}{5000}", "x" * 5000, "(9^9)^(9^9)", "(99!)!"],
 )
-def test_math_refuses_inputs_sympy_could_hang_on(hostile: str) -> None:
+def test_math_refuses_or_times_out_on_inputs_sympy_could_hang_on(hostile: str) -> None:
     started = time.perf_counter()
     assert check_answer(hostile, "1", "math") is False
     assert time.perf_counter() - started < TIME_BOUND_S
