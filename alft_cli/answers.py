@@ -19,6 +19,8 @@ Extraction order (the first rule that yields an answer wins)
    `exact`: the last non-empty line) within the final 2000 characters.
 For rules 1, 3 and 4, X is the first non-empty line within 200 characters after the marker; for
 `gsm8k` the answer is the first number in X (so "The answer is 18 apples." gives 18).
+Text a model generates after its answer (a next few-shot "Q: …") must be cut by stop sequences:
+rules 2–4 take the last occurrence.
 
 Canonical numbers (`gsm8k`, and plain numbers under `math`), exact arithmetic only:
 - Thousands separators `1,234` and spaces inside numbers `1 234` (space, no-break, thin space,
@@ -220,11 +222,11 @@ def parse_gold(answer_field: str, style: str = "gsm8k") -> str | None:
 
 
 def check_answer(pred: str | None, gold: str, style: str = "gsm8k") -> bool:
-    """True when `pred` equals `gold`; an unparsable gold is never rewarded."""
+    """True when `pred` equals `gold` (canonical or a raw dataset field); an unparsable gold never is."""
     _check_style(style)
     if pred is None:
         return False
-    canon_gold, canon_pred = canonicalize(gold, style), canonicalize(pred, style)
+    canon_gold, canon_pred = parse_gold(gold, style), canonicalize(pred, style)
     if canon_gold is None or canon_pred is None:
         return False
     if canon_gold == canon_pred:

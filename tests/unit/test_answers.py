@@ -168,6 +168,8 @@ def test_unparsable_gold_is_never_rewarded() -> None:
 
 CHECKS = {
     "equal canonical": ("18", "#### 18", "gsm8k", True),
+    "raw GSM8K gold field": ("18", "She sells 16 - 3 - 4 = 9 eggs.\n9 * 2 = 18\n#### 18", "gsm8k", True),
+    "raw MATH gold solution": ("0.5", "So $x = \\boxed{\\frac{1}{2}}$.", "math", True),
     "formatted pred": ("$1,000.00", "1000", "gsm8k", True),
     "fraction vs decimal": ("3/4", "0.75", "gsm8k", True),
     "percent vs bare": ("50%", "#### 50", "gsm8k", True),
