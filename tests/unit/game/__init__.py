@@ -1,0 +1,1 @@
+"""Tests of the game core (alft_cli.game)."""
