@@ -59,6 +59,13 @@ class JsonlMetricsCallback(TrainerCallback):
     def __init__(self, path: Path):
         self.path = path
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        """On resume, drop rows logged after the checkpoint (those steps are trained again)."""
+        if state.is_world_process_zero and self.path.exists():
+            rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+            kept = [r for r in rows if r.get("step", 0) <= state.global_step]
+            self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and state.is_world_process_zero:
             with self.path.open("a") as fh:
