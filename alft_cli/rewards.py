@@ -21,15 +21,16 @@ def completion_text(completion: Any) -> str:
     return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
 
 
-def _gather(items: list) -> list:
-    """All processes' items in rank order (identity without a distributed run)."""
+def gather_by_rank(items: list) -> tuple[list[list], int]:
+    """Every process's list, in rank order, and this process's rank (no communication when alone)."""
     from accelerate.state import PartialState
 
-    if PartialState().num_processes == 1:
-        return items
+    state = PartialState()
+    if state.num_processes == 1:
+        return [items], 0
     from accelerate.utils import gather_object
 
-    return gather_object(items)
+    return gather_object([items]), state.process_index
 
 
 class CorrectnessReward:
@@ -57,7 +58,7 @@ class AnswerLevelReward:
         num_variants: int = 1,
         style: str = "gsm8k",
         strict: bool = False,
-        gather: Callable[[list], list] = _gather,
+        gather: Callable[[list], tuple[list[list], int]] = gather_by_rank,
     ):
         self.objective, self.G, self.m = objective, num_generations, num_variants
         self.style, self.strict, self.gather = style, strict, gather
@@ -75,9 +76,9 @@ class AnswerLevelReward:
         variant = list(variant) if variant is not None else [0] * len(completions)
         answers = [extract_answer(completion_text(c), self.style, strict=self.strict) for c in completions]
         local = list(zip(uid, variant, answers, gold if gold is not None else [None] * len(answers)))
-        everyone = self.gather(local)
-        rank_offset = self._local_offset(len(local))
-        groups, golds, slots = self._group(everyone)
+        per_rank, rank = self.gather(local)
+        rank_offset = sum(len(items) for items in per_rank[:rank])
+        groups, golds, slots = self._group([row for items in per_rank for row in items])
         rewards_by_uid = {u: self.objective.rewards(g) for u, g in groups.items()}
         flat = [rewards_by_uid[u][j][i] for (u, j, i) in slots]
         if log_metric is not None:
@@ -85,13 +86,6 @@ class AnswerLevelReward:
                 log_metric(name, value)
         self.last_groups = groups
         return flat[rank_offset : rank_offset + len(local)]
-
-    def _local_offset(self, n_local: int) -> int:
-        counts = self.gather([n_local])
-        from accelerate.state import PartialState
-
-        rank = PartialState().process_index if len(counts) > 1 else 0
-        return sum(counts[:rank])
 
     def _group(self, rows: list[tuple]) -> tuple[dict, dict, list]:
         """Group gathered rows by problem id and variant; check each group holds m variants × G answers."""

@@ -1,0 +1,74 @@
+"""The TRL reward adapter: grouping by id (never position), split groups, completeness, logged stats."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from alft_cli.game import get_objective
+from alft_cli.rewards import AnswerLevelReward, CorrectnessReward
+
+
+def _completions(answers):
+    return ["I think. #### " + a if a is not None else "no idea" for a in answers]
+
+
+def test_rewards_equal_the_game_core_for_a_hand_made_coherence_group():
+    objective = get_objective("coherence", consensus="geometric")
+    reward = AnswerLevelReward(objective, num_generations=3, num_variants=2)
+    v0, v1 = ["4", "4", "5"], ["4", None, "4"]
+    # interleave the problems and variants: grouping must use ids, not positions
+    uids = ["a", "b", "a", "b", "a", "b", "a", "a", "a", "b", "b", "b"]
+    variants = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    b0, b1 = ["7", "7", "7"], ["8", "7", "7"]
+    answers = [v0[0], b0[0], v0[1], b0[1], v0[2], b0[2], v1[0], v1[1], v1[2], b1[0], b1[1], b1[2]]
+    got = reward(_completions(answers), uid=uids, variant=variants, gold=["4"] * 6 + ["7"] * 6)
+    want_a, want_b = objective.rewards([v0, v1]), objective.rewards([b0, b1])
+    expected = [want_a[0][0], want_b[0][0], want_a[0][1], want_b[0][1], want_a[0][2], want_b[0][2],
+                want_a[1][0], want_a[1][1], want_a[1][2], want_b[1][0], want_b[1][1], want_b[1][2]]
+    assert got == pytest.approx(expected, abs=1e-12)
+    assert all(math.isfinite(r) for r in got)
+    assert got[7] == min(want_a[1])  # the unparsed sample is the lowest in its group
+
+
+def test_a_group_split_across_two_processes_gets_the_same_rewards():
+    objective = get_objective("sharpen")
+    answers = ["1", "1", "2", "3", "3", "3"]
+    uids = ["p", "p", "p", "q", "q", "q"]
+    whole = AnswerLevelReward(objective, num_generations=3)(_completions(answers), uid=uids)
+    # TRL's measured layout: rank 0 gets [p, p, p, q], rank 1 [q, q] -> problem q is split
+    rank_rows = {}
+    rank_rows[0] = [(u, 0, a, None) for u, a in zip(uids[:4], answers[:4])]
+    rank_rows[1] = [(u, 0, a, None) for u, a in zip(uids[4:], answers[4:])]
+    r0 = AnswerLevelReward(objective, 3, gather=lambda local: ([rank_rows[0], rank_rows[1]], 0))(
+        _completions(answers[:4]), uid=uids[:4])
+    r1 = AnswerLevelReward(objective, 3, gather=lambda local: ([rank_rows[0], rank_rows[1]], 1))(
+        _completions(answers[4:]), uid=uids[4:])
+    assert r0 + r1 == pytest.approx(whole, abs=1e-12)
+    assert whole == pytest.approx([v for g in [objective.rewards([answers[:3]]), objective.rewards([answers[3:]])]
+                                   for v in g[0]], abs=1e-12)
+
+
+def test_incomplete_group_names_the_problem():
+    reward = AnswerLevelReward(get_objective("entropy"), num_generations=4)
+    with pytest.raises(ValueError, match="incomplete group for problem 'gsm-17'"):
+        reward(_completions(["1", "2", "3"]), uid=["gsm-17"] * 3)
+
+
+def test_logged_statistics_use_gold_only_for_metrics():
+    logged = {}
+    reward = AnswerLevelReward(get_objective("majority"), num_generations=4)
+    rewards = reward(_completions(["5", "5", "6", None]), uid=["x"] * 4, gold=["6"] * 4,
+                     log_metric=lambda k, v: logged.__setitem__(k, v))
+    assert rewards[:2] == [max(rewards)] * 2  # majority rewards the mode, not the gold answer
+    assert logged["accuracy"] == pytest.approx(0.25)
+    assert logged["majority_accuracy"] == 0.0 and logged["target_mode_correct"] == 0.0
+    assert logged["unparsed_rate"] == pytest.approx(0.25)
+    assert logged["n_distinct"] == 2
+
+
+def test_correctness_reward_uses_the_checker():
+    reward = CorrectnessReward()
+    assert reward(["The answer is $1,200.", "#### 1200.5", "nothing"], gold=["1200"] * 3) == [1.0, 0.0, 0.0]
+    assert reward([[{"role": "assistant", "content": "#### 7"}]], gold=["7"]) == [1.0]
