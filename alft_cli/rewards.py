@@ -83,7 +83,7 @@ class AnswerLevelReward:
         flat = [rewards_by_uid[u][j][i] for (u, j, i) in slots]
         if log_metric is not None:
             for name, value in self.batch_stats(groups, golds).items():
-                log_metric(name, value)
+                log_metric(f"answers/{name}", value)
         self.last_groups = groups
         return flat[rank_offset : rank_offset + len(local)]
 

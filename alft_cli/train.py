@@ -10,6 +10,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from alft_cli.data import Problem, build_messages, load_split
+from alft_cli.errors import UserError
 from alft_cli.runs import is_main_process, peak_rss_gb, run_dir, seed_everything, write_json
 
 log = logging.getLogger(__name__)
@@ -74,15 +75,17 @@ def run_train(cfg: DictConfig) -> dict:
     import datasets
     from hydra.utils import instantiate
 
-    from alft_cli.models import load_model_and_tokenizer, resolve_model
+    from alft_cli.models import resolve_model
     from alft_cli.runs import JsonlMetricsCallback
+    from alft_cli.scale import check_scale_setup, load_policy, peft_config, save_final_model
     from alft_cli.trainer import CoherenceGRPOTrainer
 
     start = time.time()
     out = run_dir()
+    check_scale_setup(cfg)  # vLLM / DeepSpeed / QLoRA requested but missing: one clear error
     seed_everything(cfg.seed)
     model_path = resolve_model(cfg.model)
-    model, tokenizer = load_model_and_tokenizer(model_path, cfg.model.get("dtype", "float32"))
+    model, tokenizer = load_policy(model_path, cfg.model)
     train_problems = load_split(cfg.dataset, "train")
     heldout = load_split(cfg.dataset, "heldout")[: cfg.heldout.size]
     log.info("model %s | %d training problems | %d held-out", model_path, len(train_problems), len(heldout))
@@ -91,6 +94,7 @@ def run_train(cfg: DictConfig) -> dict:
     log.info("held-out accuracy before training: %.3f", before)
 
     args = instantiate(cfg.trainer, output_dir=str(out), seed=cfg.seed, _convert_="all", **_device_overrides(cfg))
+    _check_geometry(args, len(variant_names(cfg)))
     funcs, weights = reward_functions(cfg, args.num_generations)
     args.reward_weights = weights
     trainer = CoherenceGRPOTrainer(
@@ -101,10 +105,11 @@ def run_train(cfg: DictConfig) -> dict:
         processing_class=tokenizer,
         callbacks=[JsonlMetricsCallback(out / "train_log.jsonl")],
         num_variants=len(variant_names(cfg)),
+        peft_config=peft_config(cfg.model),  # LoRA when model.lora.enabled (alft_cli.scale)
     )
     trainer.train(resume_from_checkpoint=_resume_arg(args.resume_from_checkpoint, out))
     final = out / "final_model"
-    trainer.save_model(str(final))
+    save_final_model(trainer, final, model_path, cfg.model.get("dtype", "float32"))  # LoRA: merged
     if is_main_process():
         tokenizer.save_pretrained(final)
 
@@ -122,6 +127,17 @@ def run_train(cfg: DictConfig) -> dict:
     if is_main_process():
         write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def _check_geometry(args: Any, num_variants: int) -> None:
+    """A generation batch must hold whole problems: all m variants × G completions."""
+    per_problem = num_variants * args.num_generations
+    if args.generation_batch_size % per_problem:
+        raise UserError(
+            f"a generation batch of {args.generation_batch_size} completions (trainer.per_device_train_batch_size "
+            f"× gradient_accumulation_steps × processes) does not hold whole problems of {num_variants} variants × "
+            f"{args.num_generations} generations = {per_problem}; make it a multiple of {per_problem}"
+        )
 
 
 def _device_overrides(cfg: DictConfig) -> dict:

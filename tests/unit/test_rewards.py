@@ -60,7 +60,7 @@ def test_logged_statistics_use_gold_only_for_metrics():
     logged = {}
     reward = AnswerLevelReward(get_objective("majority"), num_generations=4)
     rewards = reward(_completions(["5", "5", "6", None]), uid=["x"] * 4, gold=["6"] * 4,
-                     log_metric=lambda k, v: logged.__setitem__(k, v))
+                     log_metric=lambda k, v: logged.__setitem__(k.removeprefix("answers/"), v))
     assert rewards[:2] == [max(rewards)] * 2  # majority rewards the mode, not the gold answer
     assert logged["accuracy"] == pytest.approx(0.25)
     assert logged["majority_accuracy"] == 0.0 and logged["target_mode_correct"] == 0.0

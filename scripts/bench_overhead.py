@@ -1,0 +1,97 @@
+"""Step time of CoherenceGRPOTrainer (coherence objective) vs plain TRL GRPOTrainer, alternating, same geometry.
+
+Both trainers use the same model, data and batch geometry (8 completions per step, G=4); the coherence run
+asks each problem in 2 forms (identity, paraphrase) so its consensus sees 2×4 answers, the plain run uses a
+trivial per-sample reward. The step time is TRL's own `step_time` metric (the first step of each round is
+warm-up and dropped). The last line ends with the median ratio coherence / plain as a plain number.
+
+    python scripts/bench_overhead.py [--model tiny|smollm2] [--rounds 5] [--steps 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import tempfile
+import warnings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "disabled")
+warnings.filterwarnings("ignore")
+
+
+def build(kind: str, model_path, args, out_dir: str):
+    import datasets
+    from trl import GRPOConfig, GRPOTrainer
+
+    from alft_cli.game import get_objective
+    from alft_cli.models import load_model_and_tokenizer
+    from alft_cli.rewards import AnswerLevelReward
+    from alft_cli.trainer import CoherenceGRPOTrainer
+    from alft_cli.transforms import make_variants
+
+    import reasoning_gym
+
+    model, tokenizer = load_model_and_tokenizer(model_path)
+    rows = list(reasoning_gym.create_dataset("chain_sum", size=64, seed=1, min_terms=2, max_terms=2,
+                                             min_digits=1, max_digits=1))
+    config = GRPOConfig(output_dir=out_dir, use_cpu=True, bf16=False, gradient_checkpointing=False,
+                        num_generations=4, per_device_train_batch_size=8, max_completion_length=args.tokens,
+                        max_steps=args.steps, logging_steps=1, save_strategy="no", report_to=[], beta=0.1,
+                        scale_rewards="none", seed=0, disable_tqdm=True)
+    if kind == "plain":
+        data = [{"prompt": [{"role": "user", "content": r["question"]}]} for r in rows]
+        reward = [lambda completions, **_: [float("7" in str(c)) for c in completions]]
+        return GRPOTrainer(model=model, args=config, reward_funcs=reward, processing_class=tokenizer,
+                           train_dataset=datasets.Dataset.from_list(data))
+    data = [{"prompt": [{"role": "user", "content": q}], "uid": f"p{i}", "variant": j}
+            for i, r in enumerate(rows) for j, q in enumerate(make_variants(r["question"], ["identity", "paraphrase"], 0))]
+    reward = AnswerLevelReward(get_objective("coherence"), num_generations=4, num_variants=2)
+    return CoherenceGRPOTrainer(model=model, args=config, reward_funcs=[reward], processing_class=tokenizer,
+                                train_dataset=datasets.Dataset.from_list(data), num_variants=2)
+
+
+def step_times(trainer) -> list[float]:
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.train()
+    times = [row["step_time"] for row in trainer.state.log_history if "step_time" in row]
+    return times[1:]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=["tiny", "smollm2"], default="tiny")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--tokens", type=int, default=32)
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+
+    from alft_cli.models import build_tiny_model, convert_smollm2
+
+    model_path = convert_smollm2() if args.model == "smollm2" else build_tiny_model(
+        dict(vocab_size=384, hidden_size=128, num_layers=4, num_heads=4, seed=0))
+    ratios, times = [], {"coherence": [], "plain": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            order = ["coherence", "plain"] if r % 2 == 0 else ["plain", "coherence"]
+            medians = {}
+            for kind in order:
+                ts = step_times(build(kind, model_path, args, tmp))
+                times[kind] += ts
+                medians[kind] = statistics.median(ts)
+            ratios.append(medians["coherence"] / medians["plain"])
+            print(f"round {r}: coherence {medians['coherence'] * 1e3:.1f} ms/step, "
+                  f"plain {medians['plain'] * 1e3:.1f} ms/step, ratio {ratios[-1]:.3f}", flush=True)
+    q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    print(f"model={args.model} rounds={args.rounds} steps/round={args.steps} completions/step=8 G=4")
+    print(f"per-round ratio: min {min(ratios):.3f}  IQR [{q[0]:.3f}, {q[2]:.3f}]  max {max(ratios):.3f}")
+    print(f"median step-time ratio coherence/plain: {statistics.median(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main()
