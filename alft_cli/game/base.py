@@ -18,7 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .estimators import log_table
+from .estimators import DEFAULT_MAX_ABS, cached_table
 from .groups import Groups, apply_unparsed, check_groups, histogram
 from .solvers import tilt
 
@@ -31,7 +31,7 @@ def _as_distribution(nu: Distribution, what: str) -> dict[str, float]:
     out = {}
     for z, p in nu.items():
         if not isinstance(z, str):
-            raise ValueError(f"{what}: answers must be str, got {z!r}")
+            raise ValueError(f"{what}: answers must be str, got {z!r}")  # noqa: TRY004 (user input: ValueError by contract)
         if not (isinstance(p, (int, float)) and math.isfinite(p) and p >= 0):
             raise ValueError(f"{what}[{z!r}]: probabilities must be finite and >= 0, got {p!r}")
         out[z] = float(p)
@@ -70,7 +70,7 @@ class Objective:
     def log_share(self, n: int, G: int) -> float:
         """Estimate of log ν(z) for an answer seen n times in a group of G (own sample included)."""
         method = "minimax" if self.estimator == "minimax" else "plugin"
-        return log_table(G, method, self.table_bound)[n - 1]
+        return cached_table(G, method, DEFAULT_MAX_ABS if self.table_bound is None else self.table_bound)[n - 1]
 
     def _variant_rewards(self, group: list[str | None]) -> list[float | None]:
         """Answer-level reward of each parsed sample of one group (None for unparsed samples)."""

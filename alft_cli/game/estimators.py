@@ -82,14 +82,19 @@ def log_table(G: int, method: str = "plugin", max_abs: float | None = None) -> l
     """Reward value used for log ν(z) when z occurs n = 1..G times in a group of G."""
     if not isinstance(G, (int, np.integer)) or G < 1:
         raise ValueError(f"log_table: G must be a positive integer, got {G!r}")
+    if method not in LOG_METHODS:
+        raise ValueError(f"log_table: unknown method {method!r}; allowed: {', '.join(LOG_METHODS)}")
+    if max_abs is not None and not max_abs > 0:
+        raise ValueError(f"log_table: max_abs must be > 0, got {max_abs!r}")
+    return list(cached_table(int(G), method, DEFAULT_MAX_ABS if max_abs is None else float(max_abs)))
+
+
+@cache
+def cached_table(G: int, method: str, max_abs: float) -> tuple[float, ...]:
+    """The (validated, immutable) table behind ``log_table``; cached per (G, method, max_abs)."""
     if method == "plugin":
-        return [float(np.log(n / G)) for n in range(1, G + 1)]
-    if method == "minimax":
-        bound = DEFAULT_MAX_ABS if max_abs is None else float(max_abs)
-        if not bound > 0:
-            raise ValueError(f"log_table: max_abs must be > 0, got {max_abs!r}")
-        return list(_minimax(int(G), bound))
-    raise ValueError(f"log_table: unknown method {method!r}; allowed: {', '.join(LOG_METHODS)}")
+        return tuple(float(np.log(n / G)) for n in range(1, G + 1))
+    return _minimax(G, max_abs)
 
 
 def u_statistic(count: int, others: int, degree: int = 1) -> float:

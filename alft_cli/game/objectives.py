@@ -236,7 +236,7 @@ class Random(Objective):
         if not (isinstance(p, (int, float)) and 0 <= p <= 1):
             raise ValueError(f"random: p must be in [0, 1], got {p!r}")
         if not isinstance(seed, int):
-            raise ValueError(f"random: seed must be an int, got {seed!r}")
+            raise ValueError(f"random: seed must be an int, got {seed!r}")  # noqa: TRY004
         self.distribution, self.p, self.seed = distribution, float(p), seed
         # a tagged stream, so that it never coincides with a default_rng(seed) used to sample answers
         self._rng = np.random.default_rng([seed, _RANDOM_TAG])
