@@ -75,7 +75,6 @@ def run_train(cfg: DictConfig) -> dict:
     import datasets
     from hydra.utils import instantiate
 
-    from alft_cli.models import resolve_model
     from alft_cli.runs import JsonlMetricsCallback
     from alft_cli.scale import check_scale_setup, load_policy, peft_config, save_final_model
     from alft_cli.trainer import CoherenceGRPOTrainer
@@ -84,8 +83,7 @@ def run_train(cfg: DictConfig) -> dict:
     out = run_dir()
     check_scale_setup(cfg)  # vLLM / DeepSpeed / QLoRA requested but missing: one clear error
     seed_everything(cfg.seed)
-    model_path = resolve_model(cfg.model)
-    model, tokenizer = load_policy(model_path, cfg.model)
+    model_path, model, tokenizer = load_policy(cfg.model)
     train_problems = load_split(cfg.dataset, "train")
     heldout = load_split(cfg.dataset, "heldout")[: cfg.heldout.size]
     log.info("model %s | %d training problems | %d held-out", model_path, len(train_problems), len(heldout))
