@@ -15,7 +15,8 @@ from .multivariant import Coherence, FairnessConstraint, Pairwise, SafetyConstra
 from .objectives import Correctness, Entropy, Gini, Majority, Match, Random, Sharpen
 
 _CLASSES: dict[str, type[Objective]] = {
-    cls.name: cls for cls in (Correctness, Entropy, Gini, Sharpen, Majority, Match, Coherence, Pairwise, Random)
+    cls.name: cls
+    for cls in (Correctness, Entropy, Gini, Sharpen, Majority, Match, Coherence, Pairwise, Random)
 }
 _CONSTRAINTS: dict[str, type[Objective]] = {"safety": SafetyConstraint, "fairness": FairnessConstraint}
 OBJECTIVES: tuple[str, ...] = (*_CLASSES, "constraint")
@@ -43,7 +44,9 @@ def get_objective(name: str, **params: Any) -> Objective:
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         extra = ["kind"] if name == "constraint" else []
-        raise ValueError(f"{name}: unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(extra + allowed)}")
+        raise ValueError(
+            f"{name}: unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(extra + allowed)}"
+        )
     try:
         return cls(**params)
     except TypeError as err:  # a required parameter is missing

@@ -31,7 +31,7 @@ def _as_distribution(nu: Distribution, what: str) -> dict[str, float]:
     out = {}
     for z, p in nu.items():
         if not isinstance(z, str):
-            raise ValueError(f"{what}: answers must be str, got {z!r}")  # noqa: TRY004 (user input: ValueError by contract)
+            raise ValueError(f"{what}: answers must be str, got {z!r}")  # noqa: TRY004 (user input)
         if not (isinstance(p, (int, float)) and math.isfinite(p) and p >= 0):
             raise ValueError(f"{what}[{z!r}]: probabilities must be finite and >= 0, got {p!r}")
         out[z] = float(p)
@@ -52,9 +52,13 @@ class Objective:
 
     def __init__(self, *, estimator: str = "plugin", unparsed_penalty: float = 1.0):
         if estimator not in self.estimators:
-            raise ValueError(f"{self.name}: estimator {estimator!r} not allowed; allowed: {', '.join(self.estimators)}")
+            raise ValueError(
+                f"{self.name}: estimator {estimator!r} not allowed; allowed: {', '.join(self.estimators)}"
+            )
         if not (math.isfinite(unparsed_penalty) and unparsed_penalty >= 0):
-            raise ValueError(f"{self.name}: unparsed_penalty must be finite and >= 0, got {unparsed_penalty!r}")
+            raise ValueError(
+                f"{self.name}: unparsed_penalty must be finite and >= 0, got {unparsed_penalty!r}"
+            )
         self.estimator = estimator
         self.unparsed_penalty = float(unparsed_penalty)
 
@@ -64,13 +68,16 @@ class Objective:
         self.table_bound = None if table_bound is None else float(table_bound)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items() if not k.startswith('_'))})"
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({fields})"
 
     # ----- sample level ---------------------------------------------------------------------------
     def log_share(self, n: int, G: int) -> float:
         """Estimate of log ν(z) for an answer seen n times in a group of G (own sample included)."""
         method = "minimax" if self.estimator == "minimax" else "plugin"
-        return cached_table(G, method, DEFAULT_MAX_ABS if self.table_bound is None else self.table_bound)[n - 1]
+        return cached_table(G, method, DEFAULT_MAX_ABS if self.table_bound is None else self.table_bound)[
+            n - 1
+        ]
 
     def _variant_rewards(self, group: list[str | None]) -> list[float | None]:
         """Answer-level reward of each parsed sample of one group (None for unparsed samples)."""
@@ -120,11 +127,15 @@ class Objective:
         return out
 
     # ----- exact level ----------------------------------------------------------------------------
-    def reward_field(self, nus: list[np.ndarray], labels: Sequence[str], R: list[np.ndarray] | None) -> list[np.ndarray]:
+    def reward_field(
+        self, nus: list[np.ndarray], labels: Sequence[str], R: list[np.ndarray] | None
+    ) -> list[np.ndarray]:
         """Answer-level reward per variant when the Target best-responds to the exact marginals."""
         return [self._field(nu, labels, None if R is None else R[j]) for j, nu in enumerate(nus)]
 
-    def potential(self, nus: list[np.ndarray], labels: Sequence[str], R: list[np.ndarray] | None) -> float | None:
+    def potential(
+        self, nus: list[np.ndarray], labels: Sequence[str], R: list[np.ndarray] | None
+    ) -> float | None:
         """Ψ(ν_1, …, ν_m) (sum over independent variants), or None if the game has no potential."""
         return float(sum(self._psi(nu, labels, None if R is None else R[j]) for j, nu in enumerate(nus)))
 
@@ -134,7 +145,9 @@ class Objective:
     def _psi(self, nu: np.ndarray, labels: Sequence[str], R: np.ndarray | None) -> float:
         raise NotImplementedError
 
-    def _optimum(self, refs: list[np.ndarray], labels: list[str], beta: float, R: list[np.ndarray] | None) -> list[np.ndarray]:
+    def _optimum(
+        self, refs: list[np.ndarray], labels: list[str], beta: float, R: list[np.ndarray] | None
+    ) -> list[np.ndarray]:
         """argmax Ψ - β Σ KL(ν_j ‖ ref_j) (R is only used by ``correctness``)."""
         return [self._optimum1(ref, labels, beta, None if R is None else R[j]) for j, ref in enumerate(refs)]
 
@@ -164,7 +177,9 @@ class Objective:
         if correctness_weight < 0 or answer_weight < 0 or correctness_weight + answer_weight == 0:
             raise ValueError("optimum: weights must be >= 0 and not both 0")
         if R is None and (correctness_weight != 0 or self.name == "correctness"):
-            raise ValueError(f"optimum: {self.name} with correctness_weight={correctness_weight} needs R (answer -> gold reward)")
+            raise ValueError(
+                f"optimum: {self.name} with correctness_weight={correctness_weight} needs R (answer -> gold)"
+            )
         if R is not None and correctness_weight == 0 and self.name != "correctness":
             raise ValueError("optimum: R is only used with correctness_weight > 0")
         labels = sorted({z for d in dists for z in d})
@@ -181,4 +196,3 @@ class Objective:
             refs = self._optimum(refs, labels, beta / answer_weight, Rs)
         result = [{z: float(v) for z, v in zip(labels, x) if z in d} for x, d in zip(refs, dists)]
         return result[0] if single and not self.multi_variant else result
-

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import brentq
+from scipy.special import logsumexp
 
 CONSENSUS = ("geometric", "arithmetic", "power", "majority")
 
@@ -21,41 +22,41 @@ def smoothed(counts: np.ndarray, sizes: np.ndarray, alpha: float) -> np.ndarray:
     return (counts + alpha) / (np.asarray(sizes, dtype=float)[:, None] + alpha * k)
 
 
-def geometric(hists: np.ndarray) -> np.ndarray:
-    """Normalised geometric mean of the rows (zero wherever any row is zero)."""
-    with np.errstate(divide="ignore"):
-        logs = np.log(hists).mean(axis=0)
+def _normalised_logs(logs: np.ndarray) -> np.ndarray:
+    """logs - logsumexp(logs) over the finite entries (-inf stays -inf)."""
     finite = np.isfinite(logs)
-    if not finite.any():
-        raise ValueError("geometric consensus: no answer has positive probability under every variant")
-    out = np.zeros(hists.shape[1])
-    out[finite] = np.exp(logs[finite] - logs[finite].max())
-    return out / out.sum()
+    out = np.full(len(logs), -np.inf)
+    out[finite] = logs[finite] - logsumexp(logs[finite])
+    return out
 
 
-def power(hists: np.ndarray, gamma: float) -> np.ndarray:
-    """Pooled (row-mean) distribution raised to γ and renormalised; γ = 1 is the arithmetic mean."""
-    pooled = hists.mean(axis=0)
-    support = pooled > 0
-    logs = gamma * np.log(pooled[support])
-    out = np.zeros(hists.shape[1])
-    out[support] = np.exp(logs - logs.max())
-    return out / out.sum()
+def log_consensus(hists: np.ndarray, kind: str, gamma: float = 1.0) -> np.ndarray:
+    """log c for the consensus ``kind`` (-inf where c = 0); computed in log space, so γ may be large."""
+    if kind not in CONSENSUS:
+        raise ValueError(f"consensus: unknown kind {kind!r}; allowed: {', '.join(CONSENSUS)}")
+    with np.errstate(divide="ignore"):
+        if kind == "geometric":
+            logs = np.log(hists).mean(axis=0)
+            if not np.isfinite(logs).any():
+                raise ValueError(
+                    "geometric consensus: no answer has positive probability under every variant"
+                )
+        elif kind == "majority":
+            pooled = hists.sum(axis=0)
+            logs = np.where(np.isclose(pooled, pooled.max(), rtol=0, atol=1e-12) & (pooled > 0), 0.0, -np.inf)
+        else:
+            logs = (1.0 if kind == "arithmetic" else gamma) * np.log(hists.mean(axis=0))
+    return _normalised_logs(logs)
 
 
 def consensus(hists: np.ndarray, kind: str, gamma: float = 1.0) -> np.ndarray:
     """The Target's consensus distribution; ``majority`` is uniform over the pooled modes."""
-    if kind == "geometric":
-        return geometric(hists)
-    if kind == "arithmetic":
-        return power(hists, 1.0)
-    if kind == "power":
-        return power(hists, gamma)
-    if kind == "majority":
-        pooled = hists.sum(axis=0)
-        top = np.isclose(pooled, pooled.max(), rtol=0, atol=1e-12) & (pooled > 0)
-        return top / top.sum()
-    raise ValueError(f"consensus: unknown kind {kind!r}; allowed: {', '.join(CONSENSUS)}")
+    return np.exp(log_consensus(hists, kind, gamma))
+
+
+def geometric(hists: np.ndarray) -> np.ndarray:
+    """Normalised geometric mean of the rows (zero wherever any row is zero)."""
+    return consensus(hists, "geometric")
 
 
 def safety_projection(nu: np.ndarray, cost: np.ndarray, delta: float) -> tuple[np.ndarray, float]:
@@ -83,7 +84,12 @@ def safety_projection(nu: np.ndarray, cost: np.ndarray, delta: float) -> tuple[n
 
         hi = mu_max * (1 - 1e-12)
         lo = brentq(slope, 0.0, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps) if slope(hi) > 0 else 0.0
-        mu = brentq(lambda m: float(np.sum(nus / (1 + m * ds))) - 1.0, lo, hi, xtol=1e-300,
-                    rtol=4 * np.finfo(float).eps)
+        mu = brentq(
+            lambda m: float(np.sum(nus / (1 + m * ds))) - 1.0,
+            lo,
+            hi,
+            xtol=1e-300,
+            rtol=4 * np.finfo(float).eps,
+        )
     q = np.where(support, nu / (1 + mu * d), 0.0)
     return q, float(mu)

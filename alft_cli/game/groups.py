@@ -17,11 +17,12 @@ Groups = Sequence[Sequence[str | None]]
 def check_groups(groups: Groups) -> list[list[str | None]]:
     """Validate ``groups`` and return them as lists; one-line ValueError otherwise."""
     if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence):
-        raise ValueError("groups: expected a list of variants, each a list of answers (str or None)")  # noqa: TRY004
+        raise ValueError("groups: expected a list of variants, each a list of answers")  # noqa: TRY004
     out = []
     for j, group in enumerate(groups):
         if isinstance(group, (str, bytes)) or not isinstance(group, Sequence):
-            raise ValueError(f"groups[{j}]: expected a list of answers (str or None), got {type(group).__name__}")  # noqa: TRY004
+            kind = type(group).__name__
+            raise ValueError(f"groups[{j}]: expected a list of answers (str or None), got {kind}")  # noqa: TRY004
         for i, z in enumerate(group):
             if z is not None and not isinstance(z, str):
                 raise ValueError(f"groups[{j}][{i}]: answers must be str or None, got {type(z).__name__}")
@@ -54,7 +55,9 @@ def union_answers(groups: Groups) -> list[str]:
     return sorted({z for group in groups for z in group if z is not None})
 
 
-def apply_unparsed(group: Sequence[str | None], values: Sequence[float | None], penalty: float) -> list[float]:
+def apply_unparsed(
+    group: Sequence[str | None], values: Sequence[float | None], penalty: float
+) -> list[float]:
     """Give each unparsed sample the group's lowest parsed reward minus ``penalty``."""
     parsed = [v for z, v in zip(group, values) if z is not None]
     floor = float(min(parsed) if parsed else 0.0) - penalty

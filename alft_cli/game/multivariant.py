@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .base import Objective
-from .consensus import CONSENSUS, consensus, geometric, safety_projection, smoothed
+from .consensus import CONSENSUS, geometric, log_consensus, safety_projection, smoothed
 from .estimators import own_share
 from .groups import check_groups, counts, histogram, union_answers
 from .objectives import LOG_ESTIMATORS, _entropy, _safe_log
@@ -51,55 +51,64 @@ class Coherence(Objective):
     multi_variant = True
     estimators = LOG_ESTIMATORS
 
-    def __init__(self, *, consensus: str = "geometric", gamma: float = 2.0, smoothing: float = 0.5,
-                 estimator: str = "plugin", table_bound: float | None = None, unparsed_penalty: float = 1.0):
+    def __init__(
+        self,
+        *,
+        consensus: str = "geometric",
+        gamma: float = 2.0,
+        smoothing: float = 0.5,
+        estimator: str = "plugin",
+        table_bound: float | None = None,
+        unparsed_penalty: float = 1.0,
+    ):
         super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
         self._set_table_bound(table_bound)
         if consensus not in CONSENSUS:
-            raise ValueError(f"{self.name}: consensus {consensus!r} not allowed; allowed: {', '.join(CONSENSUS)}")
+            raise ValueError(
+                f"{self.name}: consensus {consensus!r} not allowed; allowed: {', '.join(CONSENSUS)}"
+            )
         if not (isinstance(gamma, (int, float)) and math.isfinite(gamma) and gamma >= 0):
             raise ValueError(f"{self.name}: gamma must be finite and >= 0, got {gamma!r}")
         if not (isinstance(smoothing, (int, float)) and math.isfinite(smoothing) and smoothing >= 0):
             raise ValueError(f"{self.name}: smoothing must be finite and >= 0, got {smoothing!r}")
         if consensus == "geometric" and smoothing == 0:
-            raise ValueError(f"{self.name}: geometric consensus needs smoothing > 0 (answers missing from a variant)")
+            raise ValueError(
+                f"{self.name}: geometric consensus needs smoothing > 0 (answers missing from a variant)"
+            )
         self.consensus, self.smoothing = consensus, float(smoothing)
         self.gamma = 1.0 if consensus == "arithmetic" else float(gamma)
 
-    def _sample_consensus(self, mat: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    def _sample_log_consensus(self, mat: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         if self.consensus == "majority":
-            return consensus(mat, "majority")
-        return consensus(smoothed(mat, sizes, self.smoothing), self.consensus, self.gamma)
+            return log_consensus(mat, "majority")
+        return log_consensus(smoothed(mat, sizes, self.smoothing), self.consensus, self.gamma)
 
     def target(self, groups):
         groups = check_groups(groups)
         labels, mat, sizes = _count_matrix(groups)
         if not labels:
             return [{} for _ in groups]
-        c = self._sample_consensus(mat, sizes)
+        c = np.exp(self._sample_log_consensus(mat, sizes))
         return [{z: float(v) for z, v in zip(labels, c)} for _ in groups]
 
     def _answer_rewards(self, groups):
         labels, mat, sizes = _count_matrix(groups)
         if not labels:
             return [[None] * len(g) for g in groups]
-        c = dict(zip(labels, self._sample_consensus(mat, sizes)))
+        logc = dict(zip(labels, self._sample_log_consensus(mat, sizes)))
         out = []
         for group in groups:
             n, G = counts(group), len(group)
             if self.consensus == "majority":
-                out.append([None if z is None else c[z] for z in group])
+                out.append([None if z is None else math.exp(logc[z]) for z in group])
             else:
-                out.append([None if z is None else math.log(c[z]) - self.log_share(n[z], G) for z in group])
+                out.append([None if z is None else logc[z] - self.log_share(n[z], G) for z in group])
         return out
 
     def reward_field(self, nus, labels, R):
-        hists = np.vstack(nus)
-        c = consensus(hists, self.consensus, self.gamma)
+        logc = log_consensus(np.vstack(nus), self.consensus, self.gamma)
         if self.consensus == "majority":
-            return [c.copy() for _ in nus]
-        with np.errstate(divide="ignore"):
-            logc = np.log(c)
+            return [np.exp(logc) for _ in nus]
         return [logc - _safe_log(nu) for nu in nus]
 
     def potential(self, nus, labels, R):
@@ -135,7 +144,9 @@ class Pairwise(Objective):
     multi_variant = True
     estimators = ("leave_one_out", "plugin")
 
-    def __init__(self, *, self_weight: float = 0.0, estimator: str = "leave_one_out", unparsed_penalty: float = 1.0):
+    def __init__(
+        self, *, self_weight: float = 0.0, estimator: str = "leave_one_out", unparsed_penalty: float = 1.0
+    ):
         super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
         if not (isinstance(self_weight, (int, float)) and math.isfinite(self_weight) and self_weight >= 0):
             raise ValueError(f"pairwise: self_weight must be finite and >= 0, got {self_weight!r}")
@@ -157,11 +168,15 @@ class Pairwise(Objective):
         for j, group in enumerate(groups):
             n, G = hists[j]
             others = [(c, size) for k, (c, size) in enumerate(hists) if k != j]
-            out.append([
-                None if z is None else sum(c[z] / size for c, size in others)
-                + self.self_weight * own_share(n[z], G, self.estimator)
-                for z in group
-            ])
+            out.append(
+                [
+                    None
+                    if z is None
+                    else sum(c[z] / size for c, size in others)
+                    + self.self_weight * own_share(n[z], G, self.estimator)
+                    for z in group
+                ]
+            )
         return out
 
     def reward_field(self, nus, labels, R):
@@ -188,12 +203,19 @@ class SafetyConstraint(Objective):
     name = "constraint"
     kind = "safety"
 
-    def __init__(self, *, cost: Mapping[str, float], delta: float = 0.1, estimator: str = "plugin",
-                 unparsed_penalty: float = 1.0):
+    def __init__(
+        self,
+        *,
+        cost: Mapping[str, float],
+        delta: float = 0.1,
+        estimator: str = "plugin",
+        unparsed_penalty: float = 1.0,
+    ):
         super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
         if not isinstance(cost, Mapping) or not all(
-                isinstance(z, str) and isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
-                for z, v in cost.items()):
+            isinstance(z, str) and isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
+            for z, v in cost.items()
+        ):
             raise ValueError("constraint: cost must map str answers to finite costs g >= 0 (unlisted: 0)")
         if not (isinstance(delta, (int, float)) and 0 < delta <= 1):
             raise ValueError(f"constraint: delta must be in (0, 1], got {delta!r}")
@@ -260,7 +282,18 @@ class FairnessConstraint(Coherence):
     name = "constraint"
     kind = "fairness"
 
-    def __init__(self, *, smoothing: float = 0.5, estimator: str = "plugin", table_bound: float | None = None,
-                 unparsed_penalty: float = 1.0):
-        super().__init__(consensus="arithmetic", smoothing=smoothing, estimator=estimator,
-                         table_bound=table_bound, unparsed_penalty=unparsed_penalty)
+    def __init__(
+        self,
+        *,
+        smoothing: float = 0.5,
+        estimator: str = "plugin",
+        table_bound: float | None = None,
+        unparsed_penalty: float = 1.0,
+    ):
+        super().__init__(
+            consensus="arithmetic",
+            smoothing=smoothing,
+            estimator=estimator,
+            table_bound=table_bound,
+            unparsed_penalty=unparsed_penalty,
+        )

@@ -53,8 +53,13 @@ class Correctness(Objective):
     def __init__(self, *, estimator: str = "plugin"):
         super().__init__(estimator=estimator, unparsed_penalty=0.0)
 
-    def rewards(self, groups: Groups, correct: Sequence[Sequence[float]] | None = None,
-                correctness_weight: float = 0.0, answer_weight: float = 1.0) -> list[list[float]]:
+    def rewards(
+        self,
+        groups: Groups,
+        correct: Sequence[Sequence[float]] | None = None,
+        correctness_weight: float = 0.0,
+        answer_weight: float = 1.0,
+    ) -> list[list[float]]:
         """(answer_weight + correctness_weight) · correct; unparsed samples get 0."""
         groups = check_groups(groups)
         if correct is None:
@@ -81,7 +86,9 @@ class Entropy(Objective):
     name = "entropy"
     estimators = LOG_ESTIMATORS
 
-    def __init__(self, *, estimator: str = "plugin", table_bound: float | None = None, unparsed_penalty: float = 1.0):
+    def __init__(
+        self, *, estimator: str = "plugin", table_bound: float | None = None, unparsed_penalty: float = 1.0
+    ):
         super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
         self._set_table_bound(table_bound)
 
@@ -128,7 +135,9 @@ class Sharpen(Objective):
     name = "sharpen"
     estimators = LOG_ESTIMATORS
 
-    def __init__(self, *, estimator: str = "plugin", table_bound: float | None = None, unparsed_penalty: float = 1.0):
+    def __init__(
+        self, *, estimator: str = "plugin", table_bound: float | None = None, unparsed_penalty: float = 1.0
+    ):
         super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
         self._set_table_bound(table_bound)
 
@@ -189,14 +198,23 @@ class Match(Objective):
     name = "match"
     estimators = LOG_ESTIMATORS
 
-    def __init__(self, *, p: Mapping[str, float], floor: float = 1e-6, estimator: str = "plugin",
-                 table_bound: float | None = None, unparsed_penalty: float = 1.0):
+    def __init__(
+        self,
+        *,
+        p: Mapping[str, float],
+        floor: float = 1e-6,
+        estimator: str = "plugin",
+        table_bound: float | None = None,
+        unparsed_penalty: float = 1.0,
+    ):
         super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
         self._set_table_bound(table_bound)
         if not isinstance(p, Mapping) or not p:
             raise ValueError("match: p must be a non-empty mapping answer -> probability")
-        if not all(isinstance(z, str) and isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
-                   for z, v in p.items()):
+        if not all(
+            isinstance(z, str) and isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
+            for z, v in p.items()
+        ):
             raise ValueError("match: p must map str answers to finite probabilities >= 0")
         if not (isinstance(floor, (int, float)) and 0 < floor < 1):
             raise ValueError(f"match: floor must be in (0, 1), got {floor!r}")
@@ -228,11 +246,20 @@ class Random(Objective):
 
     name = "random"
 
-    def __init__(self, *, distribution: str = "bernoulli", p: float = 0.5, seed: int = 0,
-                 estimator: str = "plugin", unparsed_penalty: float = 1.0):
+    def __init__(
+        self,
+        *,
+        distribution: str = "bernoulli",
+        p: float = 0.5,
+        seed: int = 0,
+        estimator: str = "plugin",
+        unparsed_penalty: float = 1.0,
+    ):
         super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
         if distribution not in ("bernoulli", "uniform"):
-            raise ValueError(f"random: distribution {distribution!r} not allowed; allowed: bernoulli, uniform")
+            raise ValueError(
+                f"random: distribution {distribution!r} not allowed; allowed: bernoulli, uniform"
+            )
         if not (isinstance(p, (int, float)) and 0 <= p <= 1):
             raise ValueError(f"random: p must be in [0, 1], got {p!r}")
         if not isinstance(seed, int):

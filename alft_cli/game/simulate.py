@@ -28,7 +28,9 @@ _SIM_TAG = 0x51A
 
 
 def _score(game: Game, groups: list[list]) -> list[list[float]]:
-    correct = None if game.R is None else [[float(game.R[z]) if z is not None else 0.0 for z in g] for g in groups]
+    correct = (
+        None if game.R is None else [[float(game.R[z]) if z is not None else 0.0 for z in g] for g in groups]
+    )
     return game.objective.rewards(groups, correct, game.correctness_weight, game.answer_weight)
 
 
@@ -48,8 +50,10 @@ def group_advantages(game: Game, groups: list[list], baseline: str = "rloo") -> 
         if G < 2:
             out.append(np.zeros(G))
         elif baseline == "independent":
-            base = [np.mean(_score(game, [*groups[:j], group[:i] + group[i + 1:], *groups[j + 1:]])[j])
-                    for i in range(G)]
+            base = [
+                np.mean(_score(game, [*groups[:j], group[:i] + group[i + 1 :], *groups[j + 1 :]])[j])
+                for i in range(G)
+            ]
             out.append(r - np.array(base))
         else:
             centred = r - r.mean()
@@ -69,8 +73,17 @@ class SimulationResult:
         return float(np.mean([np.abs(a - b).sum() for a, b in zip(self.marginals, nus)]))
 
 
-def simulate_grpo(game: Game, space: TraceSpace, G: int, steps: int, lr: float = 1.0, groups_per_step: int = 4,
-                  baseline: str = "rloo", seed: int = 0, burn_in: float = 0.5) -> SimulationResult:
+def simulate_grpo(
+    game: Game,
+    space: TraceSpace,
+    G: int,
+    steps: int,
+    lr: float = 1.0,
+    groups_per_step: int = 4,
+    baseline: str = "rloo",
+    seed: int = 0,
+    burn_in: float = 0.5,
+) -> SimulationResult:
     """Stochastic GRPO; returns the marginals averaged over the steps after ``burn_in``·steps."""
     rng = np.random.default_rng([seed, _SIM_TAG])
     answers = np.array(space.answers, dtype=object)
@@ -105,8 +118,9 @@ def _compositions(G: int, K: int) -> np.ndarray:
     return np.array(rows)
 
 
-def expected_advantage(game: Game, labels: tuple[str, ...], G: int,
-                       baseline: str = "rloo") -> Callable[[np.ndarray], np.ndarray]:
+def expected_advantage(
+    game: Game, labels: tuple[str, ...], G: int, baseline: str = "rloo"
+) -> Callable[[np.ndarray], np.ndarray]:
     """ν ↦ E[A_i | ans_i = z] for one variant, exact: sums over all group compositions.
 
     The rewards of every composition are computed once (deterministic objectives only); the returned

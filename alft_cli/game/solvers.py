@@ -113,7 +113,9 @@ def solve_fixed_point(
                 break
             t /= 2
         else:  # Newton stalled: fall back to a damped best response
-            cand = blocks.pack(blocks.unpack((1 - eta) * u + eta * blocks.target(field(blocks.unpack(u)), beta)))
+            cand = blocks.pack(
+                blocks.unpack((1 - eta) * u + eta * blocks.target(field(blocks.unpack(u)), beta))
+            )
             cand_res = residual(cand)
         u, res = cand, cand_res
     if np.max(np.abs(res)) < 1e3 * tol:
@@ -136,7 +138,9 @@ def best_fixed_point(
     best, best_value = None, -np.inf
     for start in starts:
         try:
-            xs = solve_fixed_point(field, refs, beta, start=start, damping=0.2 * beta / (1 + beta), warmup=400)
+            xs = solve_fixed_point(
+                field, refs, beta, start=start, damping=0.2 * beta / (1 + beta), warmup=400
+            )
         except RuntimeError:
             continue
         v = value(xs) - beta * sum(kl(x, r) for x, r in zip(xs, refs))

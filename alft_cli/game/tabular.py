@@ -47,8 +47,9 @@ class TraceSpace:
         return [{z: float(v) for z, v in zip(self.labels, nu)} for nu in self.marginals(self.refs)]
 
     @staticmethod
-    def random(n_traces: int = 12, n_answers: int = 4, variants: int = 1, seed: int = 0,
-               concentration: float = 1.0) -> TraceSpace:
+    def random(
+        n_traces: int = 12, n_answers: int = 4, variants: int = 1, seed: int = 0, concentration: float = 1.0
+    ) -> TraceSpace:
         """Random space: every answer has at least one trace, π_ref ~ Dirichlet(concentration)."""
         rng = np.random.default_rng(seed)
         labels = [chr(ord("A") + k) for k in range(n_answers)]
@@ -90,16 +91,23 @@ class Game:
 
     def answer_optimum(self, space: TraceSpace) -> list[np.ndarray]:
         """ν* from ``Objective.optimum``, as arrays over ``space.labels``."""
-        out = self.objective.optimum(space.nu_ref(), self.beta, R=self.R,
-                                     correctness_weight=self.correctness_weight, answer_weight=self.answer_weight)
+        out = self.objective.optimum(
+            space.nu_ref(),
+            self.beta,
+            R=self.R,
+            correctness_weight=self.correctness_weight,
+            answer_weight=self.answer_weight,
+        )
         return [np.array([d.get(z, 0.0) for z in space.labels]) for d in out]
 
 
 def lift(space: TraceSpace, nus: Sequence[np.ndarray]) -> list[np.ndarray]:
     """π_j(y) = π_ref,j(y) · ν_j(ans y) / ν_ref,j(ans y)."""
     a = space.matrix
-    return [ref * (a.T @ (nu / np.where(nref > 0, nref, 1.0))) for ref, nu, nref in
-            zip(space.refs, nus, space.marginals(space.refs))]
+    return [
+        ref * (a.T @ (nu / np.where(nref > 0, nref, 1.0)))
+        for ref, nu, nref in zip(space.refs, nus, space.marginals(space.refs))
+    ]
 
 
 def lifting_terms(space: TraceSpace, pi: np.ndarray, j: int = 0) -> tuple[float, float, float]:

@@ -27,15 +27,16 @@ def space3() -> TraceSpace:
 def trace_value(game: Game, space: TraceSpace, pis: list[np.ndarray]) -> float:
     """F(π) = value(ν_π) - β Σ_j KL(π_j ‖ π_ref,j) at trace level."""
     return game.value(space.marginals(pis), space.labels) - game.beta * sum(
-        kl(p, r) for p, r in zip(pis, space.refs))
+        kl(p, r) for p, r in zip(pis, space.refs)
+    )
 
 
 def slsqp_optimum(game: Game, space: TraceSpace) -> list[np.ndarray]:
-    """Generic constrained optimiser over traces (independent of the Newton solver), gradient by chain rule."""
+    """Generic constrained optimiser over traces (independent of the Newton solver); chain-rule gradient."""
     n, m, a = len(space.answers), len(space.refs), space.matrix
 
     def split(x):
-        return [x[j * n:(j + 1) * n] for j in range(m)]
+        return [x[j * n : (j + 1) * n] for j in range(m)]
 
     def neg_value(x):
         return -trace_value(game, space, split(x))
@@ -43,10 +44,19 @@ def slsqp_optimum(game: Game, space: TraceSpace) -> list[np.ndarray]:
     def neg_grad(x):
         pis = split(x)
         field = game.field(space.marginals(pis), space.labels)
-        return -np.concatenate([a.T @ f - game.beta * (np.log(p / r) + 1) for f, p, r in zip(field, pis, space.refs)])
+        return -np.concatenate(
+            [a.T @ f - game.beta * (np.log(p / r) + 1) for f, p, r in zip(field, pis, space.refs)]
+        )
 
-    cons = [{"type": "eq", "fun": (lambda x, j=j: x[j * n:(j + 1) * n].sum() - 1.0)} for j in range(m)]
+    cons = [{"type": "eq", "fun": (lambda x, j=j: x[j * n : (j + 1) * n].sum() - 1.0)} for j in range(m)]
     x0 = np.concatenate(space.refs)
-    res = minimize(neg_value, x0, jac=neg_grad, method="SLSQP", bounds=[(1e-12, 1.0)] * (n * m),
-                   constraints=cons, options={"ftol": 1e-15, "maxiter": 1000})
+    res = minimize(
+        neg_value,
+        x0,
+        jac=neg_grad,
+        method="SLSQP",
+        bounds=[(1e-12, 1.0)] * (n * m),
+        constraints=cons,
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )
     return split(res.x)

@@ -35,20 +35,36 @@ CASES = [
     ("entropy", {}, {}, 0.7, lambda r, R: _norm(r ** (0.7 / 1.7))),
     ("gini", {}, {}, 0.3, None),
     ("sharpen", {}, {}, 1.7, lambda r, R: _norm(r ** (1.7 / 0.7))),
-    ("match", {"p": P_MATCH}, {}, 0.5,
-     lambda r, R: _norm((np.array(list(P_MATCH.values())) * r**0.5) ** (1 / 1.5))),
-    ("entropy", {}, {"R": R_GOLD, "correctness_weight": 1.0, "answer_weight": 0.5}, 0.4,
-     lambda r, R: _norm((r**0.4 * np.exp(R)) ** (1 / 0.9))),  # ν* ∝ (ν_ref^β e^R)^{1/(λ+β)}
+    (
+        "match",
+        {"p": P_MATCH},
+        {},
+        0.5,
+        lambda r, R: _norm((np.array(list(P_MATCH.values())) * r**0.5) ** (1 / 1.5)),
+    ),
+    (
+        "entropy",
+        {},
+        {"R": R_GOLD, "correctness_weight": 1.0, "answer_weight": 0.5},
+        0.4,
+        lambda r, R: _norm((r**0.4 * np.exp(R)) ** (1 / 0.9)),
+    ),  # ν* ∝ (ν_ref^β e^R)^{1/(λ+β)}
     ("random", {}, {}, 0.5, lambda r, R: r),
     ("constraint", {"cost": COST, "delta": 0.2}, {}, 0.6, None),
-    ("constraint", {"cost": COST, "delta": 0.2}, {"R": R_GOLD, "correctness_weight": 1.0, "answer_weight": 2.0}, 0.6,
-     None),
+    (
+        "constraint",
+        {"cost": COST, "delta": 0.2},
+        {"R": R_GOLD, "correctness_weight": 1.0, "answer_weight": 2.0},
+        0.6,
+        None,
+    ),
     ("gini", {}, {"R": R_GOLD, "correctness_weight": 2.0, "answer_weight": 1.0}, 0.5, None),
 ]
 
 
-@pytest.mark.parametrize(("name", "params", "mix", "beta", "closed"), CASES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("name", "params", "mix", "beta", "closed"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
 def test_optimum_matches_brute_force_over_traces(space, name, params, mix, beta, closed):
     game = Game(get_objective(name, **params), beta, **mix)
     nu = game.answer_optimum(space)

@@ -19,8 +19,12 @@ def _simplex_min(fun, k):
     best = None
     for seed in range(4):
         x0 = np.random.default_rng(seed).normal(size=k)
-        res = minimize(lambda u: fun(np.exp(u - u.max()) / np.exp(u - u.max()).sum()), x0, method="BFGS",
-                       options={"gtol": 1e-12})
+        res = minimize(
+            lambda u: fun(np.exp(u - u.max()) / np.exp(u - u.max()).sum()),
+            x0,
+            method="BFGS",
+            options={"gtol": 1e-12},
+        )
         if best is None or res.fun < best.fun:
             best = res
     u = best.x
@@ -70,14 +74,22 @@ def test_proximal_step_at_beta_one_is_the_kl_projection_onto_the_coherent_set(sp
     n, a = len(space3.answers), space3.matrix
 
     def split(x):
-        return [x[j * n:(j + 1) * n] for j in range(3)]
+        return [x[j * n : (j + 1) * n] for j in range(3)]
 
     cons = [{"type": "eq", "fun": lambda x, j=j: split(x)[j].sum() - 1} for j in range(3)]
-    cons += [{"type": "eq", "fun": lambda x, j=j: a[:-1] @ (split(x)[j] - split(x)[0])} for j in (1, 2)]  # independent rows
+    cons += [
+        {"type": "eq", "fun": lambda x, j=j: a[:-1] @ (split(x)[j] - split(x)[0])} for j in (1, 2)
+    ]  # independent rows
     ref = np.concatenate(space3.refs)
-    res = minimize(lambda x: float(x @ np.log(x / ref)), ref, jac=lambda x: np.log(x / ref) + 1,
-                   method="SLSQP", bounds=[(1e-12, 1)] * (3 * n), constraints=cons,
-                   options={"ftol": 1e-15, "maxiter": 500})
+    res = minimize(
+        lambda x: float(x @ np.log(x / ref)),
+        ref,
+        jac=lambda x: np.log(x / ref) + 1,
+        method="SLSQP",
+        bounds=[(1e-12, 1)] * (3 * n),
+        constraints=cons,
+        options={"ftol": 1e-15, "maxiter": 500},
+    )
     assert res.success
     np.testing.assert_allclose(np.concatenate(pis), res.x, atol=1e-5)
     assert sum(kl(p, r) for p, r in zip(pis, space3.refs)) <= res.fun + 1e-10
@@ -105,7 +117,7 @@ def test_geometric_reward_field_is_not_a_gradient_but_arithmetic_is(space3):
         obj = get_objective("coherence", consensus=kind, gamma=1.5)
 
         def flat(x):
-            xs = [x[4 * j:4 * j + 4] for j in range(3)]
+            xs = [x[4 * j : 4 * j + 4] for j in range(3)]
             return np.concatenate([f - f.mean() for f in obj.reward_field(xs, labels, None)])
 
         x0, h = np.concatenate(nus), 1e-6
@@ -127,7 +139,9 @@ MULTI = [
 ]
 
 
-@pytest.mark.parametrize(("name", "params", "mix", "beta"), MULTI, ids=[f"{c[0]}-{i}" for i, c in enumerate(MULTI)])
+@pytest.mark.parametrize(
+    ("name", "params", "mix", "beta"), MULTI, ids=[f"{c[0]}-{i}" for i, c in enumerate(MULTI)]
+)
 def test_multi_variant_optimum_matches_brute_force(space3, name, params, mix, beta):
     game = Game(get_objective(name, **params), beta, **mix)
     nu = game.answer_optimum(space3)

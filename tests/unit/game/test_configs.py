@@ -10,8 +10,20 @@ import yaml
 from alft_cli.game import get_objective
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "objective"
-REQUIRED = ["correctness", "entropy", "gini", "sharpen", "majority", "match", "coherence", "pairwise", "constraint",
-            "random", "coherence_correctness", "entropy_correctness"]
+REQUIRED = [
+    "correctness",
+    "entropy",
+    "gini",
+    "sharpen",
+    "majority",
+    "match",
+    "coherence",
+    "pairwise",
+    "constraint",
+    "random",
+    "coherence_correctness",
+    "entropy_correctness",
+]
 FILES = sorted(CONF.glob("*.yaml"))
 
 

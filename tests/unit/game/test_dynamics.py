@@ -16,14 +16,22 @@ HEDGE = [
     ("sharpen", {}, {}, 1.5, False),
     ("majority", {}, {}, 0.8, False),
     ("match", {"p": {"A": 0.1, "B": 0.2, "C": 0.3, "D": 0.4}}, {}, 0.5, False),
-    ("constraint", {"cost": {"A": 1.0, "B": 0.5}, "delta": 0.2}, {"R": R_GOLD, "correctness_weight": 1.0}, 0.6, False),
+    (
+        "constraint",
+        {"cost": {"A": 1.0, "B": 0.5}, "delta": 0.2},
+        {"R": R_GOLD, "correctness_weight": 1.0},
+        0.6,
+        False,
+    ),
     ("coherence", {"consensus": "geometric"}, {}, 0.5, True),
     ("coherence", {"consensus": "arithmetic"}, {"R": R_GOLD, "correctness_weight": 0.5}, 0.5, True),
     ("pairwise", {}, {}, 2.5, True),
 ]
 
 
-@pytest.mark.parametrize(("name", "params", "mix", "beta", "multi"), HEDGE, ids=[f"{c[0]}-{i}" for i, c in enumerate(HEDGE)])
+@pytest.mark.parametrize(
+    ("name", "params", "mix", "beta", "multi"), HEDGE, ids=[f"{c[0]}-{i}" for i, c in enumerate(HEDGE)]
+)
 def test_hedge_reaches_the_optimum_and_exploitability_falls(space, space3, name, params, mix, beta, multi):
     sp = space3 if multi else space
     game = Game(get_objective(name, **params), beta, **mix)

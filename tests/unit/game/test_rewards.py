@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,27 +16,36 @@ from alft_cli.game.estimators import log_table
 
 ALL = [
     ("correctness", {}),
-    ("entropy", {}), ("entropy", {"estimator": "minimax"}),
-    ("gini", {}), ("gini", {"estimator": "plugin"}),
-    ("sharpen", {}), ("sharpen", {"estimator": "minimax"}),
+    ("entropy", {}),
+    ("entropy", {"estimator": "minimax"}),
+    ("gini", {}),
+    ("gini", {"estimator": "plugin"}),
+    ("sharpen", {}),
+    ("sharpen", {"estimator": "minimax"}),
     ("majority", {}),
     ("match", {"p": {"1": 0.5, "2": 0.5}}),
-    ("random", {}), ("random", {"distribution": "uniform"}),
-    ("coherence", {}), ("coherence", {"consensus": "arithmetic", "estimator": "minimax"}),
-    ("coherence", {"consensus": "power", "gamma": 3.0}), ("coherence", {"consensus": "majority"}),
-    ("pairwise", {}), ("pairwise", {"self_weight": 1.0, "estimator": "plugin"}),
-    ("constraint", {"cost": {"1": 1.0}, "delta": 0.2}), ("constraint", {"kind": "fairness"}),
+    ("random", {}),
+    ("random", {"distribution": "uniform"}),
+    ("coherence", {}),
+    ("coherence", {"consensus": "arithmetic", "estimator": "minimax"}),
+    ("coherence", {"consensus": "power", "gamma": 3.0}),
+    ("coherence", {"consensus": "power", "gamma": 5000.0}),
+    ("coherence", {"consensus": "majority"}),
+    ("pairwise", {}),
+    ("pairwise", {"self_weight": 1.0, "estimator": "plugin"}),
+    ("constraint", {"cost": {"1": 1.0}, "delta": 0.2}),
+    ("constraint", {"kind": "fairness"}),
 ]
 IDS = [f"{n}-{i}" for i, (n, _) in enumerate(ALL)]
 
 DEGENERATE = [
-    [["3", "3", "3", "3"]],                       # all equal
-    [[None, None, None]],                          # all unparsed
-    [["7"]],                                       # G = 1
+    [["3", "3", "3", "3"]],  # all equal
+    [[None, None, None]],  # all unparsed
+    [["7"]],  # G = 1
     [["1", "1", None, "1"], ["1", "1", "1", "1"]],  # one answer only, two variants
-    [[None, None], ["2", "2"]],                    # one variant unparsed entirely
-    [["1", "2", "3", "4", "5", "6", "7", "8"]],    # all distinct
-    [[]],                                          # empty group
+    [[None, None], ["2", "2"]],  # one variant unparsed entirely
+    [["1", "2", "3", "4", "5", "6", "7", "8"]],  # all distinct
+    [[]],  # empty group
 ]
 
 
@@ -55,11 +66,16 @@ def test_degenerate_groups_give_finite_rewards_of_the_right_shape(name, params, 
         assert all(isinstance(z, str) for z in t) and all(v >= 0 for v in t.values())
 
 
-ANSWERS = st.lists(st.lists(st.sampled_from(["1", "2", "3", None]), min_size=1, max_size=9), min_size=1, max_size=3)
+ANSWERS = st.lists(
+    st.lists(st.sampled_from(["1", "2", "3", None]), min_size=1, max_size=9), min_size=1, max_size=3
+)
 
 
-@pytest.mark.parametrize(("name", "params"), [c for c in ALL if c[0] != "correctness"],
-                         ids=[i for i, c in zip(IDS, ALL) if c[0] != "correctness"])
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [c for c in ALL if c[0] != "correctness"],
+    ids=[i for i, c in zip(IDS, ALL) if c[0] != "correctness"],
+)
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(groups=ANSWERS)
 def test_unparsed_answers_get_the_lowest_reward_and_no_credit(name, params, groups):
@@ -86,7 +102,8 @@ def test_rewards_mix_answer_level_and_correctness_terms():
 def test_entropy_minimax_rewards_use_the_table():
     table = log_table(4, "minimax")
     assert get_objective("entropy", estimator="minimax").rewards([["a", "a", "a", "b"]])[0] == pytest.approx(
-        [-table[2], -table[2], -table[2], -table[0]])
+        [-table[2], -table[2], -table[2], -table[0]]
+    )
 
 
 def test_correctness_uses_only_the_gold_reward():
@@ -149,13 +166,28 @@ def test_group_stats():
     assert stats["majority_share"] == pytest.approx(3 / 7) and stats["agreement"] == pytest.approx(0.5)
     p = np.array([3, 1, 3]) / 7
     assert stats["answer_entropy"] == pytest.approx(float(-(p * np.log(p)).sum()))
-    assert group_stats([[None]]) == {"answer_entropy": 0.0, "n_distinct": 0.0, "majority_share": 0.0,
-                                     "agreement": 0.0, "unparsed_rate": 1.0}
+    assert group_stats([[None]]) == {
+        "answer_entropy": 0.0,
+        "n_distinct": 0.0,
+        "majority_share": 0.0,
+        "agreement": 0.0,
+        "unparsed_rate": 1.0,
+    }
 
 
 def test_interface_attributes():
-    assert set(OBJECTIVES) >= {"correctness", "entropy", "gini", "sharpen", "majority", "match", "coherence",
-                               "pairwise", "constraint", "random"}
+    assert set(OBJECTIVES) >= {
+        "correctness",
+        "entropy",
+        "gini",
+        "sharpen",
+        "majority",
+        "match",
+        "coherence",
+        "pairwise",
+        "constraint",
+        "random",
+    }
     for name, params in ALL:
         obj = get_objective(name, **params)
         assert isinstance(obj, Objective) and obj.name == name
@@ -164,26 +196,29 @@ def test_interface_attributes():
     assert not get_objective("constraint", cost={}).multi_variant
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda: get_objective("nope"), "allowed: correctness, entropy"),
-    (lambda: get_objective("entropy", gamma=2), "unknown parameter.*gamma.*allowed: estimator"),
-    (lambda: get_objective("entropy", estimator="leave_one_out"), "allowed: plugin, minimax"),
-    (lambda: get_objective("gini", estimator="minimax"), "allowed: leave_one_out, plugin"),
-    (lambda: get_objective("coherence", consensus="median"), "allowed: geometric, arithmetic"),
-    (lambda: get_objective("coherence", smoothing=0.0), "smoothing > 0"),
-    (lambda: get_objective("constraint", kind="privacy"), "allowed: safety, fairness"),
-    (lambda: get_objective("constraint", delta=0.1), "cost"),
-    (lambda: get_objective("match"), "p"),
-    (lambda: get_objective("entropy").rewards([["a", 3]]), r"groups\[0\]\[1\]"),
-    (lambda: get_objective("entropy").rewards("abc"), "groups"),
-    (lambda: get_objective("entropy").rewards([["a"]], [[1, 0]]), "same shape"),
-    (lambda: get_objective("entropy").rewards([["a"]], correctness_weight=1.0), "needs correct"),
-    (lambda: get_objective("entropy").optimum({"a": 0.5, "b": 0.6}, 1.0), "sum to 1"),
-    (lambda: get_objective("entropy").optimum({"a": 1.0}, 0.0), "beta"),
-    (lambda: get_objective("entropy").optimum({"a": 1.0}, 1.0, R={"a": 1.0}), "correctness_weight > 0"),
-    (lambda: get_objective("correctness").optimum({"a": 1.0}, 1.0), "needs R"),
-    (lambda: get_objective("constraint", cost={"a": 1.0}).optimum({"a": 1.0}, 1.0), "safe set is empty"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: get_objective("nope"), "allowed: correctness, entropy"),
+        (lambda: get_objective("entropy", gamma=2), "unknown parameter.*gamma.*allowed: estimator"),
+        (lambda: get_objective("entropy", estimator="leave_one_out"), "allowed: plugin, minimax"),
+        (lambda: get_objective("gini", estimator="minimax"), "allowed: leave_one_out, plugin"),
+        (lambda: get_objective("coherence", consensus="median"), "allowed: geometric, arithmetic"),
+        (lambda: get_objective("coherence", smoothing=0.0), "smoothing > 0"),
+        (lambda: get_objective("constraint", kind="privacy"), "allowed: safety, fairness"),
+        (lambda: get_objective("constraint", delta=0.1), "cost"),
+        (lambda: get_objective("match"), "p"),
+        (lambda: get_objective("entropy").rewards([["a", 3]]), r"groups\[0\]\[1\]"),
+        (lambda: get_objective("entropy").rewards("abc"), "groups"),
+        (lambda: get_objective("entropy").rewards([["a"]], [[1, 0]]), "same shape"),
+        (lambda: get_objective("entropy").rewards([["a"]], correctness_weight=1.0), "needs correct"),
+        (lambda: get_objective("entropy").optimum({"a": 0.5, "b": 0.6}, 1.0), "sum to 1"),
+        (lambda: get_objective("entropy").optimum({"a": 1.0}, 0.0), "beta"),
+        (lambda: get_objective("entropy").optimum({"a": 1.0}, 1.0, R={"a": 1.0}), "correctness_weight > 0"),
+        (lambda: get_objective("correctness").optimum({"a": 1.0}, 1.0), "needs R"),
+        (lambda: get_objective("constraint", cost={"a": 1.0}).optimum({"a": 1.0}, 1.0), "safe set is empty"),
+    ],
+)
 def test_user_errors_are_one_line_value_errors(call, message):
     with pytest.raises(ValueError, match=message) as info:
         call()
@@ -211,3 +246,12 @@ def test_sample_rewards_approach_the_exact_reward_field_for_large_groups():
         hist = np.array([group.count(z) for z in labels]) / len(group)
         field = obj.reward_field([hist], labels, None)[0]
         assert [r[z] for z in labels] == pytest.approx(list(field), abs=1e-3)
+
+
+def test_game_core_imports_no_torch_or_trl():
+    code = (
+        "import sys, alft_cli.game, alft_cli.game.tabular, alft_cli.game.simulate; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'trl', 'transformers'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

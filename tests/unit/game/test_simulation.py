@@ -17,8 +17,14 @@ P_MATCH = {"A": 0.1, "B": 0.2, "C": 0.3, "D": 0.4}
 SIM = [
     ("correctness", {}, {"R": R_GOLD}, 1.0, 8, 0.005),
     ("entropy", {"estimator": "minimax"}, {}, 1.0, 8, 0.03),
-    ("entropy", {"estimator": "minimax"}, {"R": R_GOLD, "correctness_weight": 1.0, "answer_weight": 0.5}, 0.5, 8,
-     0.03),
+    (
+        "entropy",
+        {"estimator": "minimax"},
+        {"R": R_GOLD, "correctness_weight": 1.0, "answer_weight": 0.5},
+        0.5,
+        8,
+        0.03,
+    ),
     ("gini", {}, {}, 0.5, 8, 0.03),
     ("sharpen", {"estimator": "minimax"}, {}, 2.0, 8, 0.03),
     ("majority", {}, {}, 1.0, 16, 0.03),  # the group mode smooths 1[z = mode]: 0.09 at G = 8
@@ -34,7 +40,9 @@ SIM = [
 ]
 
 
-@pytest.mark.parametrize(("name", "params", "mix", "beta", "G", "tol"), SIM, ids=[f"{c[0]}-{i}" for i, c in enumerate(SIM)])
+@pytest.mark.parametrize(
+    ("name", "params", "mix", "beta", "G", "tol"), SIM, ids=[f"{c[0]}-{i}" for i, c in enumerate(SIM)]
+)
 def test_stochastic_grpo_converges_near_the_optimum(space, space3, name, params, mix, beta, G, tol):
     game = Game(get_objective(name, **params), beta, **mix)
     sp = space3 if game.objective.multi_variant else space
@@ -79,7 +87,10 @@ def test_unbiased_rewards_with_an_independent_baseline_have_no_fixed_point_error
     so. The usual group baselines correlate with the sample (rewards depend on the group)."""
     game = Game(get_objective("gini"), 0.5)
     nu = game.answer_optimum(space)[0]
-    err = {b: np.abs(grpo_fixed_point(game, space, 8, baseline=b) - nu).sum() for b in ("independent", "rloo", "mean")}
+    err = {
+        b: np.abs(grpo_fixed_point(game, space, 8, baseline=b) - nu).sum()
+        for b in ("independent", "rloo", "mean")
+    }
     assert err["independent"] < 1e-10
     assert 0.005 < err["rloo"] < err["mean"]
 
@@ -97,7 +108,9 @@ def test_group_advantages():
     groups = [["A", "B", "B", "A"]]
     np.testing.assert_allclose(group_advantages(game, groups, "mean")[0], [0.5, -0.5, -0.5, 0.5])
     np.testing.assert_allclose(group_advantages(game, groups, "rloo")[0], [2 / 3, -2 / 3, -2 / 3, 2 / 3])
-    np.testing.assert_allclose(group_advantages(game, groups, "independent")[0], [2 / 3, -2 / 3, -2 / 3, 2 / 3])
+    np.testing.assert_allclose(
+        group_advantages(game, groups, "independent")[0], [2 / 3, -2 / 3, -2 / 3, 2 / 3]
+    )
     assert group_advantages(game, [["A"]], "rloo")[0].tolist() == [0.0]
     with pytest.raises(ValueError, match="allowed: rloo, mean, independent"):
         group_advantages(game, groups, "std")
