@@ -18,8 +18,7 @@ import numpy as np
 
 from alft_cli.game import get_objective
 from alft_cli.game.estimators import log_table, weighted_bias
-from alft_cli.game.simulate import grpo_fixed_point, simulate_grpo
-from alft_cli.game.tabular import Game, TraceSpace
+from alft_cli.game.tabular import Game, TraceSpace, grpo_fixed_point, simulate_grpo
 
 BOUND = 20.0
 ESTIMATORS = [

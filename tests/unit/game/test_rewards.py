@@ -250,7 +250,7 @@ def test_sample_rewards_approach_the_exact_reward_field_for_large_groups():
 
 def test_game_core_imports_no_torch_or_trl():
     code = (
-        "import sys, alft_cli.game, alft_cli.game.tabular, alft_cli.game.simulate; "
+        "import sys, alft_cli.game, alft_cli.game.tabular; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'trl', 'transformers'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

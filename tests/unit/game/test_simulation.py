@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from alft_cli.game import get_objective
-from alft_cli.game.simulate import group_advantages, grpo_fixed_point, simulate_grpo
-from alft_cli.game.tabular import Game
+from alft_cli.game.tabular import Game, group_advantages, grpo_fixed_point, simulate_grpo
 
 from .conftest import R_GOLD
 
