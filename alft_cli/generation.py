@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 Messages = list[dict[str, str]]
 
@@ -10,6 +11,11 @@ Messages = list[dict[str, str]]
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def render_prompts(tokenizer: Any, prompts: Sequence[Messages]) -> list[str]:
+    """Chat prompts as text through the model's own chat template, ending with the assistant turn."""
+    return [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
 
 
 def generate(
@@ -23,16 +29,21 @@ def generate(
     batch_size: int = 16,
     seed: int = 0,
 ) -> list[list[str]]:
-    """Return `n` completions per chat prompt; temperature 0 means greedy (then n copies are identical)."""
+    """Return `n` completions per chat prompt; temperature 0 means greedy (then n copies are identical).
+
+    Prompts are batched in order of length (less padding) and the results put back in input order.
+    """
     import torch
 
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
-    expanded = [t for t in texts for _ in range(n)]
+    texts = render_prompts(tokenizer, prompts)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    expanded = [texts[i] for i in order for _ in range(n)]
     tokenizer.padding_side = "left"
     model.eval()
     torch.manual_seed(seed)
     outputs: list[str] = []
-    sampling = dict(do_sample=True, temperature=temperature, top_p=top_p) if temperature > 0 else dict(do_sample=False)
+    greedy = temperature <= 0
+    sampling = {"do_sample": False} if greedy else {"do_sample": True, "temperature": temperature, "top_p": top_p}
     for batch in chunks(expanded, batch_size):
         enc = tokenizer(list(batch), return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         with torch.inference_mode():
@@ -44,4 +55,7 @@ def generate(
                 **sampling,
             )
         outputs.extend(tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True))
-    return [outputs[i * n : (i + 1) * n] for i in range(len(prompts))]
+    results: list[list[str]] = [[] for _ in prompts]
+    for rank, i in enumerate(order):
+        results[i] = outputs[rank * n : (rank + 1) * n]
+    return results
