@@ -1,50 +1,218 @@
 """`alft eval`: sample n completions per held-out problem and report pass@k, maj@k and answer statistics.
 
 Extract-then-score: completions are generated (or read from `eval.completions_file`), answers extracted
-and checked with `alft_cli.answers`, and the metrics computed by `alft_cli.metrics`. Every number is
-written with its protocol (model, dataset, n, k, temperature, template, checker version).
+and checked with `alft_cli.answers`, the numbers computed by `alft_cli.scoring`/`alft_cli.metrics` and
+written with their protocol (model, dataset, split, n, k, temperature, template, checker version).
+
+Run directory: `metrics.json`, `samples.jsonl` (one row per completion; a valid `eval.completions_file`),
+`report.md`, `pass_at_k.png`, `answer_histograms.png`, and the generation cache
+`completions.partial.jsonl` (one line per finished prompt, appended as generation goes) with its
+protocol in `completions.meta.json`: re-running in the same `hydra.run.dir` (after an interruption, or
+with a larger `eval.limit`) generates only the prompts not in the cache. With several models
+(`eval.models=[a,b]`) each gets a sub-directory and the run directory holds the comparison.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from alft_cli.backends import Job, Sampling, build_jobs, check_backend, make_backend, run_jobs
 from alft_cli.errors import UserError
 from alft_cli.runs import run_dir, write_json
 
 log = logging.getLogger(__name__)
+CACHE, CACHE_META = "completions.partial.jsonl", "completions.meta.json"
+SMOLLM2_LABEL = "SmolLM2-135M-Instruct (Q4_1, dequantized)"
 
 
-def score(rows: list[dict], style: str, ks: list[int]) -> tuple[dict, list[dict]]:
-    """Extract and check every completion; return (metrics, scored rows). Rows: id, completion, gold."""
-    from alft_cli.answers import check_answer, extract_answer
-    from alft_cli.metrics import ProblemSamples, summarize
+def run_eval(cfg: DictConfig) -> dict:
+    """Evaluate per `cfg` into the run directory; returns metrics.json (`{"models": …}` for several)."""
+    ks = _check(cfg)
+    out = run_dir()
+    if cfg.eval.completions_file:
+        return _rescore(cfg, ks, out)
+    models = model_entries(cfg)
+    jobs = build_jobs(cfg.dataset, cfg.eval.split, cfg.eval.limit, cfg.eval.transforms, cfg.seed, "eval.transforms")
+    if not jobs:
+        raise UserError(f"no problems to evaluate in dataset split {cfg.eval.split!r} (eval.limit={cfg.eval.limit})")
+    results = []
+    for i, (label, model_cfg) in enumerate(models):
+        model_out = out if len(models) == 1 else out / _slug(i, label)
+        rows, protocol = generate_rows(cfg, label, model_cfg, jobs, model_out)
+        results.append((label, finish(model_out, rows, ks, {**protocol, "limit": cfg.eval.limit}, cfg)))
+    if len(results) == 1:
+        print(summary(results, out))
+        return results[0][1]
+    from alft_cli.report import write_comparison
 
-    by_id: dict[str, list[dict]] = defaultdict(list)
-    scored = []
-    for row in rows:
-        answer = extract_answer(row["completion"], style)
-        out = {**row, "answer": answer, "correct": check_answer(answer, row["gold"], style)}
-        scored.append(out)
-        by_id[str(row["id"])].append(out)
-    problems = [
-        ProblemSamples(uid, tuple(r["answer"] for r in rs), tuple(r["correct"] for r in rs))
-        for uid, rs in by_id.items()
-    ]
-    n_min = min(len(p.answers) for p in problems)
-    usable = [k for k in ks if k <= n_min]
-    if len(usable) < len(ks):
-        log.warning("dropping k > n = %d from %s", n_min, ks)
-    return summarize(problems, usable), scored
+    common = {k: v for k, v in results[0][1]["protocol"].items() if k not in ("model", "model_label")}
+    print(write_comparison(out, results, {"models": ", ".join(label for label, _ in results), **common}))
+    print(f"report: {out / 'report.md'}")
+    return {"models": dict(results)}
+
+
+def _check(cfg: DictConfig) -> list[int]:
+    """Validate the eval options before any model loads; returns the k values."""
+    e = cfg.eval
+    ks = [int(k) for k in e.k]
+    if not ks or min(ks) < 1:
+        raise UserError(f"eval.k={ks} must list values >= 1, e.g. eval.k=[1,4,8]")
+    if e.completions_file:
+        return ks
+    if int(e.n) < 1:
+        raise UserError(f"eval.n={e.n} must be >= 1 (samples per problem)")
+    if max(ks) > e.n:
+        raise UserError(f"eval.k={ks} needs eval.n >= {max(ks)} samples per problem (eval.n={e.n})")
+    if e.temperature < 0:
+        raise UserError(f"eval.temperature={e.temperature} must be >= 0 (0 = greedy)")
+    if e.temperature == 0 and e.n > 1:
+        raise UserError(f"eval.n={e.n} with eval.temperature=0: greedy samples are identical; "
+                        "set eval.n=1 or eval.temperature>0")
+    check_backend(e, "eval")
+    return ks
+
+
+def model_entries(cfg: DictConfig) -> list[tuple[str, Any]]:
+    """(label, model config) for each model: `eval.models` when given, else `model`."""
+    from alft_cli.cli import conf_dir, group_choices
+
+    names = [str(m) for m in cfg.eval.get("models") or []]
+    if not names:
+        return [(model_label(cfg.model), cfg.model)]
+    if len(set(names)) < len(names):
+        raise UserError(f"eval.models={names} lists a model twice")
+    choices = group_choices("model")
+    entries = []
+    for name in names:
+        if name in choices:
+            entries.append((name, OmegaConf.load(conf_dir() / "model" / f"{name}.yaml")))
+        elif "/" in name or Path(name).expanduser().exists():
+            hub = OmegaConf.load(conf_dir() / "model" / "hub.yaml")
+            entries.append((name, OmegaConf.merge(hub, {"name_or_path": name, "dtype": cfg.model.dtype})))
+        else:
+            raise UserError(f"eval.models entry {name!r} is not a model config ({', '.join(choices)}), "
+                            "a local directory or a hub id")
+    return entries
+
+
+def model_label(model_cfg: Any) -> str:
+    """What a model is called in tables: the hub id or path as given, `tiny`, or the SmolLM2 name."""
+    return {"tiny": "tiny", "smollm2_gguf": SMOLLM2_LABEL}.get(model_cfg.source, str(model_cfg.name_or_path))
+
+
+def _slug(i: int, label: str) -> str:
+    return f"{i}-" + re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_.")[-48:]
+
+
+def generation_protocol(cfg: DictConfig, label: str, model_cfg: Any) -> dict:
+    """What decides which completions are generated (with the model path: the resume key)."""
+    e, d = cfg.eval, cfg.dataset
+    return {
+        "model_label": label, "model_source": model_cfg.source, "dtype": str(model_cfg.get("dtype", "float32")),
+        "dataset": OmegaConf.to_container(d, resolve=True), "split": e.split,
+        "prompt_template": d.prompt.template, "system_prompt": d.prompt.get("system"), "shots": 0,
+        "transforms": list(e.transforms), "n": int(e.n), "temperature": float(e.temperature),
+        "top_p": float(e.top_p), "max_new_tokens": int(e.max_new_tokens), "seed": int(cfg.seed),
+    }
+
+
+def generate_rows(cfg: DictConfig, label: str, model_cfg: Any, jobs: Sequence[Job], out: Path
+                  ) -> tuple[list[dict], dict]:
+    """Completions for every job, reusing the run directory's cache; returns rows and the protocol."""
+    from alft_cli.models import resolve_model
+
+    e = cfg.eval
+    path = resolve_model(model_cfg)
+    protocol = {"model": str(path), **generation_protocol(cfg, label, model_cfg)}
+    done, meta = _load_cache(out, protocol)
+    todo = [j for j in jobs if (j.uid, j.variant) not in done]
+    if len(todo) < len(jobs):
+        log.info("%s: %d of %d prompts already in %s", label, len(jobs) - len(todo), len(jobs), out / CACHE)
+    if todo:
+        if e.backend not in meta["backends"]:
+            meta["backends"].append(str(e.backend))
+            write_json(out / CACHE_META, meta)
+        sampling = Sampling(int(e.n), float(e.temperature), float(e.top_p), int(e.max_new_tokens))
+        backend = make_backend(e, model_cfg, path, sampling, "eval")
+        with (out / CACHE).open("a") as fh:
+            for job, completions in run_jobs(backend, todo, e.chunk, int(cfg.seed), len(jobs) - len(todo), label):
+                fh.write(json.dumps({"id": job.uid, "variant": job.variant, "prompt": job.question,
+                                     "gold": job.gold, "completions": completions}) + "\n")
+                fh.flush()
+                done[(job.uid, job.variant)] = completions
+    rows = [{"id": j.uid, "variant": j.variant, "completion": c, "gold": j.gold}
+            for j in jobs for c in done[(j.uid, j.variant)]]
+    return rows, {**protocol, "backend": "+".join(meta["backends"])}
+
+
+def _load_cache(out: Path, protocol: dict) -> tuple[dict[tuple[str, str], list[str]], dict]:
+    """Finished prompts of an earlier run in `out` and the cache's meta (UserError on another protocol)."""
+    out.mkdir(parents=True, exist_ok=True)
+    meta_file, cache = out / CACHE_META, out / CACHE
+    if not meta_file.is_file() or not cache.is_file():
+        meta = {"protocol": protocol, "backends": []}
+        write_json(meta_file, meta)
+        cache.write_text("")
+        return {}, meta
+    meta = json.loads(meta_file.read_text())
+    changed = [k for k in protocol if meta["protocol"].get(k) != protocol[k]]
+    if changed:
+        key, was = changed[0], meta["protocol"].get(changed[0])
+        what = f"another {key} config" if isinstance(was, dict) else f"{key}={was!r}, not {protocol[key]!r}"
+        raise UserError(f"{out} holds completions generated with {what}; use a new hydra.run.dir or delete {CACHE}")
+    done = {}
+    for line in cache.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the interruption
+            continue
+        if len(row["completions"]) == protocol["n"]:
+            done[(row["id"], row["variant"])] = row["completions"]
+    return done, meta
+
+
+def finish(out: Path, rows: list[dict], ks: list[int], protocol: dict, cfg: DictConfig) -> dict:
+    """Score rows and write metrics.json, samples.jsonl, report.md and the plots into `out`."""
+    from alft_cli.answers import CHECKER_VERSION
+    from alft_cli.report import plot_histograms, plot_pass_at_k, write_report
+    from alft_cli.scoring import answer_histograms, compute_metrics, score_rows
+
+    style, strict = cfg.dataset.style, bool(cfg.dataset.get("strict", False))
+    scored = score_rows(rows, style, strict)
+    metrics = compute_metrics(scored, ks)
+    if protocol.get("temperature") == 0:
+        metrics["greedy_accuracy"], metrics["greedy_accuracy_ci"] = metrics["pass@1"], metrics["pass@1_ci"]
+    metrics["protocol"] = {**protocol, "k": ks, "checker_style": style,
+                           "checker_strict": strict, "checker_version": CHECKER_VERSION}
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", metrics)
+    with (out / "samples.jsonl").open("w") as fh:
+        for row in scored:
+            fh.write(json.dumps(row) + "\n")
+    label = protocol.get("model_label", "completions")
+    plots = [plot_pass_at_k(out / "pass_at_k.png", [(label, metrics)]).name]
+    hists = answer_histograms(scored, int(cfg.eval.show))
+    if hists:
+        plots.append(plot_histograms(out / "answer_histograms.png", hists).name)
+    write_report(out, [(label, metrics)], metrics["protocol"], plots)
+    return metrics
+
+
+def summary(results: list[tuple[str, dict]], out: Path) -> str:
+    from alft_cli.report import summary_table
+
+    return f"\n{summary_table(results)}\n\nreport: {out / 'report.md'}"
 
 
 def read_completions(path: str) -> list[dict]:
+    """Rows of an `eval.completions_file` (JSONL: id, completion, gold; optional variant)."""
     file = Path(path).expanduser()
     if not file.is_file():
         raise UserError(f"eval.completions_file not found: {file}")
@@ -52,60 +220,23 @@ def read_completions(path: str) -> list[dict]:
     for i, line in enumerate(file.read_text().splitlines()):
         if not line.strip():
             continue
-        row = json.loads(line)
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise UserError(f"{file} row {i + 1} is not valid JSON ({err.msg})") from err
         missing = [k for k in ("id", "completion", "gold") if k not in row]
         if missing:
             raise UserError(f"{file} row {i + 1} has no field {missing[0]!r} (need id, completion, gold)")
-        rows.append(row)
+        rows.append({k: row[k] for k in ("id", "variant", "completion", "gold") if k in row})
+    if not rows:
+        raise UserError(f"eval.completions_file {file} holds no rows")
     return rows
 
 
-def generate_completions(cfg: DictConfig) -> tuple[list[dict], dict]:
-    """Sample `eval.n` completions for each held-out problem; returns rows and the protocol."""
-    from alft_cli.data import build_messages, load_split
-    from alft_cli.generation import generate
-    from alft_cli.models import load_model_and_tokenizer, resolve_model
-
-    ecfg = cfg.eval
-    path = resolve_model(cfg.model)
-    model, tokenizer = load_model_and_tokenizer(path, cfg.model.get("dtype", "float32"))
-    problems = load_split(cfg.dataset, ecfg.split)
-    if ecfg.limit:
-        problems = problems[: int(ecfg.limit)]
-    prompts = [build_messages(p.question, cfg.dataset.prompt) for p in problems]
-    outs = generate(model, tokenizer, prompts, n=ecfg.n, temperature=ecfg.temperature, top_p=ecfg.top_p,
-                    max_new_tokens=ecfg.max_new_tokens, batch_size=ecfg.batch_size, seed=cfg.seed)
-    rows = [{"id": p.uid, "completion": c, "gold": p.gold} for p, cs in zip(problems, outs) for c in cs]
-    protocol = {"model": str(path), "prompt_template": cfg.dataset.prompt.template,
-                "system_prompt": cfg.dataset.prompt.get("system"), "shots": 0}
-    return rows, protocol
-
-
-def run_eval(cfg: DictConfig) -> dict:
-    from alft_cli.answers import CHECKER_VERSION
-
-    ecfg = cfg.eval
-    ks = [int(k) for k in ecfg.k]
-    if ecfg.completions_file:
-        rows, protocol = read_completions(ecfg.completions_file), {"completions_file": ecfg.completions_file}
-    else:
-        if max(ks) > ecfg.n:
-            raise UserError(f"eval.k={ks} needs eval.n >= {max(ks)} samples per problem (eval.n={ecfg.n})")
-        rows, protocol = generate_completions(cfg)
-    metrics, scored = score(rows, cfg.dataset.style, ks)
-    if not ecfg.completions_file and ecfg.temperature == 0:
-        metrics["greedy_accuracy"] = metrics["pass@1"]
-    metrics["protocol"] = {
-        **protocol, "dataset": OmegaConf.to_container(cfg.dataset, resolve=True), "split": ecfg.split,
-        "n": ecfg.n, "k": ks, "temperature": ecfg.temperature, "top_p": ecfg.top_p,
-        "max_new_tokens": ecfg.max_new_tokens, "checker_style": cfg.dataset.style,
-        "checker_version": CHECKER_VERSION,
-    }
-    out = run_dir()
-    write_json(out / "metrics.json", metrics)
-    with (out / "samples.jsonl").open("w") as fh:
-        for row in scored:
-            fh.write(json.dumps(row) + "\n")
-    headline = {k: v for k, v in metrics.items() if k.startswith(("pass@", "maj@")) and not k.endswith("_ci")}
-    log.info("%s", "  ".join(f"{k}={v:.3f}" for k, v in headline.items()))
+def _rescore(cfg: DictConfig, ks: list[int], out: Path) -> dict:
+    """Score saved completions without a model."""
+    file = cfg.eval.completions_file
+    protocol = {"model_label": Path(file).name, "completions_file": str(Path(file).expanduser().resolve())}
+    metrics = finish(out, read_completions(file), ks, protocol, cfg)
+    print(summary([(protocol["model_label"], metrics)], out))
     return metrics

@@ -1,52 +1,71 @@
-"""`alft sample`: n completions per prompt (per transformation), their answers and answer histograms."""
+"""`alft sample`: n completions per prompt (per transformation), their answers and answer histograms.
+
+Writes `samples.jsonl` (`id`, `variant`, `prompt`, `completion`, `answer`), `histograms.jsonl` (`id`,
+`variant`, `gold`, `counts`: answer → count, unparsed as `<unparsed>`, most frequent first) and
+`metrics.json` (counts), and prints the histograms of the first `sample.show` prompts.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter
+from pathlib import Path
 
 from omegaconf import DictConfig
 
+from alft_cli.backends import Sampling, build_jobs, check_backend, make_backend, run_jobs
+from alft_cli.errors import UserError
 from alft_cli.runs import run_dir, write_json
 
-log = logging.getLogger(__name__)
+UNPARSED = "<unparsed>"
 
 
 def run_sample(cfg: DictConfig) -> list[dict]:
+    """Sample per `cfg` into the run directory; returns the sample rows."""
     from alft_cli.answers import extract_answer
-    from alft_cli.data import build_messages, load_split
-    from alft_cli.generation import generate
-    from alft_cli.models import load_model_and_tokenizer, resolve_model
-    from alft_cli.transforms import make_variants
+    from alft_cli.models import resolve_model
 
-    scfg = cfg.sample
-    model, tokenizer = load_model_and_tokenizer(resolve_model(cfg.model), cfg.model.get("dtype", "float32"))
-    problems = load_split(cfg.dataset, scfg.split)[: int(scfg.limit)]
-    names = list(scfg.transforms)
-    jobs = [(p, j, q) for p in problems for j, q in enumerate(make_variants(p.question, names, seed=cfg.seed))]
-    prompts = [build_messages(q, cfg.dataset.prompt) for _, _, q in jobs]
-    outs = generate(model, tokenizer, prompts, n=scfg.n, temperature=scfg.temperature, top_p=scfg.top_p,
-                    max_new_tokens=scfg.max_new_tokens, batch_size=scfg.batch_size, seed=cfg.seed)
-    out = run_dir()
+    s = cfg.sample
+    if int(s.n) < 1 or s.temperature < 0:
+        raise UserError(f"sample.n={s.n} must be >= 1 and sample.temperature={s.temperature} >= 0")
+    check_backend(s, "sample")
+    jobs = build_jobs(cfg.dataset, s.split, s.limit, s.transforms, cfg.seed, "sample.transforms")
+    sampling = Sampling(int(s.n), float(s.temperature), float(s.top_p), int(s.max_new_tokens))
+    backend = make_backend(s, cfg.model, resolve_model(cfg.model), sampling, "sample")
+    style, strict = cfg.dataset.style, bool(cfg.dataset.get("strict", False))
     samples, histograms = [], []
-    for (problem, j, question), completions in zip(jobs, outs):
-        answers = [extract_answer(c, cfg.dataset.style) for c in completions]
-        for c, a in zip(completions, answers):
-            samples.append({"id": problem.uid, "variant": names[j], "prompt": question, "completion": c,
-                            "answer": a})
-        counts = Counter("<unparsed>" if a is None else a for a in answers)
-        histograms.append({"id": problem.uid, "variant": names[j], "gold": problem.gold,
+    for job, completions in run_jobs(backend, jobs, s.chunk, int(cfg.seed)):
+        answers = [extract_answer(c, style, strict=strict) for c in completions]
+        samples += [{"id": job.uid, "variant": job.variant, "prompt": job.question, "completion": c, "answer": a}
+                    for c, a in zip(completions, answers)]
+        counts = Counter(UNPARSED if a is None else a for a in answers)
+        histograms.append({"id": job.uid, "variant": job.variant, "gold": job.gold,
                            "counts": dict(counts.most_common())})
+    out = run_dir()
     _write_jsonl(out / "samples.jsonl", samples)
     _write_jsonl(out / "histograms.jsonl", histograms)
-    write_json(out / "metrics.json", {"n_prompts": len(jobs), "n_samples": len(samples)})
-    for h in histograms[: scfg.show]:
-        log.info("%s [%s] gold=%s  %s", h["id"], h["variant"], h["gold"], h["counts"])
+    write_json(out / "metrics.json", {"n_prompts": len(jobs), "n_samples": len(samples),
+                                      "unparsed_rate": sum(r["answer"] is None for r in samples) / len(samples)})
+    print(console_summary(histograms[: int(s.show)], len(histograms), out))
     return samples
 
 
-def _write_jsonl(path, rows) -> None:
+def console_summary(histograms: list[dict], total: int, out: Path) -> str:
+    """A few answer histograms as text bars, gold marked with `*`."""
+    lines = [f"\nanswer histograms ({len(histograms)} of {total} prompts; * = gold):"]
+    for h in histograms:
+        lines.append(f"{h['id']} [{h['variant']}] gold={h['gold']}")
+        width, top = max(len(a) for a in h["counts"]), max(h["counts"].values())
+        for answer, count in list(h["counts"].items())[:6]:
+            mark = "*" if answer == h["gold"] else " "
+            lines.append(f"  {mark} {answer:>{width}} {'█' * max(1, round(30 * count / top))} {count}")
+        if len(h["counts"]) > 6:
+            lines.append(f"    … {len(h['counts']) - 6} more answers")
+    lines.append(f"samples: {out / 'samples.jsonl'}")
+    return "\n".join(lines)
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
     with path.open("w") as fh:
         for row in rows:
             fh.write(json.dumps(row) + "\n")

@@ -1,0 +1,168 @@
+"""Human-readable eval output: the markdown summary table, `report.md`, PNG plots, the sweep summary.
+
+`summary_table` is the one table format: one row per model, headline metrics with 95% bootstrap
+CIs. Plots use matplotlib's Agg backend (no display needed). `SweepSummary` is a Hydra callback that
+puts the table of every job of an `alft eval -m …` sweep into the sweep directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+
+from alft_cli.runs import write_json
+
+log = logging.getLogger(__name__)
+Result = tuple[str, dict]  # (model label, metrics.json dict)
+_TAIL = ("greedy_accuracy", "coherence", "answer_entropy", "distinct_answers", "unparsed_rate")
+
+
+def _columns(results: Sequence[Result]) -> list[str]:
+    keys = {k for _, m in results for k in m}
+    ranked = sorted((k for k in keys if re.fullmatch(r"(pass|maj)@\d+", k)),
+                    key=lambda k: (k.startswith("maj"), int(k.split("@")[1])))
+    return ["n_problems", *ranked, *(k for k in _TAIL if k in keys)]
+
+
+def _cell(metrics: dict, key: str) -> str:
+    if key not in metrics:
+        return "–"
+    value = metrics[key]
+    if isinstance(value, int):
+        return str(value)
+    ci = metrics.get(f"{key}_ci")
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{value:.3f}"
+
+
+def summary_table(results: Sequence[Result], first: str = "model") -> str:
+    """Markdown table: one row per model (or `first`); `[lo, hi]` are 95% bootstrap CIs over problems."""
+    cols = _columns(results)
+    lines = [f"| {first} | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for label, metrics in results:
+        lines.append(f"| {label} | " + " | ".join(_cell(metrics, c) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def _protocol_lines(protocol: dict) -> list[str]:
+    lines = []
+    for key, value in protocol.items():
+        if key == "prompt_template":
+            lines.append(f"- prompt_template:\n\n  ```\n  {str(value).replace(chr(10), chr(10) + '  ')}\n  ```")
+        elif isinstance(value, dict):
+            lines.append(f"- {key}: " + ", ".join(f"{k}={v}" for k, v in value.items() if v is not None))
+        else:
+            lines.append(f"- {key}: {value}")
+    return lines
+
+
+def write_report(out: Path, results: Sequence[Result], protocol: dict, plots: Sequence[str]) -> Path:
+    """`report.md`: the table, per-variant numbers when there are several, the protocol, the plots."""
+    text = ["# alft eval", "", summary_table(results), "",
+            ("Cells: mean over problems [95% bootstrap CI]; pass@k is the unbiased estimator, maj@k the "
+             "exact expected majority-vote accuracy over size-k subsets (ties split evenly).")]
+    for label, metrics in results:
+        if "variants" in metrics:
+            text += ["", f"## Transformations ({label})", "",
+                     summary_table(list(metrics["variants"].items()), "transformation")]
+    text += ["", "## Protocol", "", *_protocol_lines(protocol), ""]
+    text += [f"![{Path(p).stem}]({p})" for p in plots]
+    path = out / "report.md"
+    path.write_text("\n".join(text) + "\n")
+    return path
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_pass_at_k(path: Path, results: Sequence[Result]) -> Path:
+    """pass@k (solid) and maj@k (dashed) against k, one colour per model."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (label, metrics) in enumerate(results):
+        curve, colour = metrics["curve"], f"C{i}"
+        ax.plot(curve["k"], curve["pass@k"], "o-", color=colour, label=f"{label} pass@k")
+        ax.plot(curve["k"], curve["maj@k"], "s--", color=colour, label=f"{label} maj@k")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(results[0][1]["curve"]["k"], [str(k) for k in results[0][1]["curve"]["k"]])
+    ax.set_xlabel("k (samples)")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_histograms(path: Path, hists: Sequence[dict], top: int = 8) -> Path:
+    """Answer-count bars for a few problems; correct answers green, the rest grey, unparsed red."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, max(1, len(hists)), figsize=(3.2 * max(1, len(hists)), 3), squeeze=False)
+    for ax, h in zip(axes[0], hists):
+        items = h["counts"].most_common(top)
+        labels = [_short(a, 10) for a, _ in items]
+        colours = ["tab:green" if a in h["correct"] else "tab:red" if a == "<unparsed>" else "tab:gray"
+                   for a, _ in items]
+        ax.bar(range(len(items)), [c for _, c in items], color=colours)
+        ax.set_xticks(range(len(items)), labels, rotation=45, ha="right", fontsize=7)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.set_title(f"{_short(h['id'], 24)} (gold {_short(h['gold'], 10)})", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _short(text: str, width: int) -> str:
+    """`text`, or its last `width` characters after an ellipsis (ids differ at the end)."""
+    return text if len(text) <= width else "…" + text[-width + 1 :]
+
+
+def write_comparison(out: Path, results: Sequence[Result], protocol: dict) -> str:
+    """Several models: `metrics.json` (label → metrics), `report.md` and one pass@k plot; returns the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", {"models": dict(results)})
+    plots = [plot_pass_at_k(out / "pass_at_k.png", results).name] if all("curve" in m for _, m in results) else []
+    write_report(out, results, protocol, plots)
+    return summary_table(results)
+
+
+class SweepSummary(Callback):
+    """After `alft eval -m …`: one table over the jobs' metrics.json in the sweep directory."""
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        sweep = Path(config.hydra.sweep.dir)
+        jobs = sorted((p.parent for p in sweep.glob("*/metrics.json") if p.parent.name.isdigit()),
+                      key=lambda p: int(p.name))
+        if not jobs:
+            return
+        metrics = [json.loads((j / "metrics.json").read_text()) for j in jobs]
+        overrides = [_overrides(j) for j in jobs]
+        varying = [[o for o in job if any(o not in other for other in overrides)] for job in overrides]
+        results = []
+        for job, m, extra in zip(jobs, metrics, varying):
+            label = m.get("protocol", {}).get("model_label", job.name)
+            extra = [o for o in extra if not o.startswith("model.name_or_path=")]
+            results.append((f"{label} ({', '.join(extra)})" if extra else label, m))
+        table = write_comparison(sweep, results, {"sweep": str(sweep), "jobs": len(jobs)})
+        print(f"\n{table}\n\nsweep summary: {sweep / 'report.md'}")
+
+
+def _overrides(job: Path) -> list[str]:
+    import yaml
+
+    file = job / ".hydra" / "overrides.yaml"
+    return [o for o in yaml.safe_load(file.read_text()) or [] if not o.startswith("hydra.")] if file.is_file() else []

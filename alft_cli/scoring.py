@@ -1,0 +1,135 @@
+"""Scoring for `alft eval` (no model, no torch): completions → answers → the numbers of metrics.json.
+
+Rows are dicts with `id`, `completion`, `gold` and optionally `variant` (the transformation that
+rewrote the prompt; `identity` when absent). The headline numbers are those of the first variant
+(the untransformed prompts with the default `eval.transforms`). With several variants each gets its
+own numbers, and `coherence` is the expected agreement of the majority answers of two variants of
+the same problem, ties split as in maj@k (alft_cli.metrics): a tied top answer set T_a agrees with
+T_b with probability |T_a ∩ T_b| / (|T_a|·|T_b|); an unparsed-only variant agrees with nothing.
+Problems and variants keep their order of first appearance, so re-scoring `samples.jsonl` reproduces
+`metrics.json` exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from itertools import combinations
+
+import numpy as np
+
+from alft_cli.metrics import Answer, ProblemSamples, bootstrap_ci, maj_at_k, pass_at_k, summarize
+
+log = logging.getLogger(__name__)
+DEFAULT_VARIANT = "identity"
+
+
+def score_rows(rows: Sequence[dict], style: str, strict: bool = False) -> list[dict]:
+    """Each row plus its extracted `answer` and whether it is `correct` (checker: alft_cli.answers)."""
+    from alft_cli.answers import check_answer, extract_answer
+
+    verdicts: dict[tuple[str | None, str], bool] = {}
+    scored = []
+    for row in rows:
+        answer = extract_answer(row["completion"], style, strict=strict)
+        key = (answer, str(row["gold"]))
+        if key not in verdicts:
+            verdicts[key] = check_answer(answer, key[1], style)
+        scored.append({**row, "answer": answer, "correct": verdicts[key]})
+    return scored
+
+
+def group_problems(scored: Sequence[dict]) -> dict[str, list[ProblemSamples]]:
+    """variant → its problems (in order of first appearance) with their answers and labels."""
+    groups: dict[str, dict[str, tuple[list[Answer], list[bool]]]] = {}
+    for row in scored:
+        by_id = groups.setdefault(str(row.get("variant") or DEFAULT_VARIANT), {})
+        answers, correct = by_id.setdefault(str(row["id"]), ([], []))
+        answers.append(row["answer"])
+        correct.append(bool(row["correct"]))
+    return {v: [ProblemSamples(uid, tuple(a), tuple(c)) for uid, (a, c) in by_id.items()]
+            for v, by_id in groups.items()}
+
+
+def top_answers(answers: Sequence[Answer]) -> set[str]:
+    """The most frequent parsed answers (several when tied; empty when none parsed)."""
+    counts = Counter(a for a in answers if a is not None)
+    if not counts:
+        return set()
+    top = max(counts.values())
+    return {a for a, c in counts.items() if c == top}
+
+
+def majority_agreement(tops: Sequence[set[str]]) -> float:
+    """Expected fraction of variant pairs whose majority answers agree, ties broken uniformly at random."""
+    pairs = list(combinations(tops, 2))
+    if not pairs:
+        raise ValueError(f"majority_agreement needs >= 2 variants, got {len(tops)}")
+    return sum(len(a & b) / (len(a) * len(b)) for a, b in pairs if a and b) / len(pairs)
+
+
+def curve_ks(n: int, ks: Sequence[int]) -> list[int]:
+    """k values for the pass@k plot: powers of two up to n, n itself and the requested ks."""
+    return sorted({2**i for i in range(n.bit_length()) if 2**i <= n} | {n} | {k for k in ks if k <= n})
+
+
+def compute_metrics(scored: Sequence[dict], ks: Sequence[int]) -> dict:
+    """The metrics.json numbers (without protocol) for scored rows; k > the smallest n is dropped."""
+    if not scored:
+        raise ValueError("no completions to score")
+    variants = group_problems(scored)
+    names = list(variants)
+    problems = variants[names[0]]
+    n_min = min(len(p.answers) for p in problems)
+    usable = [k for k in ks if k <= n_min]
+    if len(usable) < len(ks):
+        log.warning("dropping k > n = %d from %s", n_min, list(ks))
+    metrics = summarize(problems, usable)
+    metrics["n_samples"] = sum(len(p.answers) for p in problems)
+    metrics["samples_per_problem"] = n_min
+    curve = curve_ks(n_min, usable)
+    metrics["curve"] = {
+        "k": curve,
+        "pass@k": [float(np.mean([pass_at_k(len(p.answers), sum(p.correct), k) for p in problems])) for k in curve],
+        "maj@k": [float(np.mean([maj_at_k(p.answers, dict(zip(p.answers, p.correct)), k) for p in problems]))
+                  for k in curve],
+    }
+    if len(names) > 1:
+        metrics["variants"] = {v: _without_cis(summarize(variants[v], usable)) for v in names}
+        metrics["coherence"], metrics["coherence_ci"] = _coherence(variants)
+    return metrics
+
+
+def _coherence(variants: dict[str, list[ProblemSamples]]) -> tuple[float, list[float]]:
+    """Mean over problems present in every variant of the majority agreement, and its bootstrap CI."""
+    tops: dict[str, dict[str, set[str]]] = {v: {p.id: top_answers(p.answers) for p in ps}
+                                            for v, ps in variants.items()}
+    shared = [uid for uid in tops[next(iter(tops))] if all(uid in t for t in tops.values())]
+    if not shared:
+        raise ValueError("coherence needs problems sampled under every variant; none are")
+    per_problem = [majority_agreement([t[uid] for t in tops.values()]) for uid in shared]
+    return float(np.mean(per_problem)), list(bootstrap_ci(per_problem))
+
+
+def _without_cis(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if not k.endswith("_ci")}
+
+
+def answer_histograms(scored: Sequence[dict], limit: int) -> list[dict]:
+    """Answer counts (`None` as `<unparsed>`) of the first `limit` problems of the first variant."""
+    first = str(scored[0].get("variant") or DEFAULT_VARIANT) if scored else DEFAULT_VARIANT
+    hists: dict[str, dict] = {}
+    for row in scored:
+        if str(row.get("variant") or DEFAULT_VARIANT) != first:
+            continue
+        uid = str(row["id"])
+        if uid not in hists:
+            if len(hists) == limit:
+                continue
+            hists[uid] = {"id": uid, "gold": str(row["gold"]), "counts": Counter(), "correct": set()}
+        answer = "<unparsed>" if row["answer"] is None else row["answer"]
+        hists[uid]["counts"][answer] += 1
+        if row["correct"]:
+            hists[uid]["correct"].add(answer)
+    return list(hists.values())
