@@ -22,7 +22,7 @@ def check_groups(groups: Groups) -> list[list[str | None]]:
     for j, group in enumerate(groups):
         if isinstance(group, (str, bytes)) or not isinstance(group, Sequence):
             kind = type(group).__name__
-            raise ValueError(f"groups[{j}]: expected a list of answers (str or None), got {kind}")  # noqa: TRY004
+            raise ValueError(f"groups[{j}]: expected a list of str/None answers, got {kind}")  # noqa: TRY004
         for i, z in enumerate(group):
             if z is not None and not isinstance(z, str):
                 raise ValueError(f"groups[{j}][{i}]: answers must be str or None, got {type(z).__name__}")

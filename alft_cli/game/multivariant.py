@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .base import Objective
-from .consensus import CONSENSUS, geometric, log_consensus, safety_projection, smoothed
+from .consensus import CONSENSUS, log_consensus, safety_projection, smoothed
 from .estimators import own_share
 from .groups import check_groups, counts, histogram, union_answers
 from .objectives import LOG_ESTIMATORS, _entropy, _safe_log
@@ -120,12 +120,15 @@ class Coherence(Objective):
         return float(sum(_entropy(nu) for nu in nus) - self.gamma * len(nus) * _entropy(pooled))
 
     def _optimum(self, refs, labels, beta, R):
-        if self.consensus == "geometric":
-            logc = _safe_log(geometric(np.vstack(refs)))
-            common = geometric(np.vstack(refs)) > 0
+        if self.consensus == "geometric":  # the equilibrium ν_j ∝ ref_j^{β/(1+β)} c_ref^{1/(1+β)}
+            logc = log_consensus(np.vstack(refs), "geometric")
+            common = np.isfinite(logc)
+            logc = np.where(common, logc, 0.0)
             return [from_logs((beta * _safe_log(r) + logc) / (1 + beta), common) for r in refs]
         if self.consensus == "majority":
-            gain = np.sum([np.log1p(r * math.expm1(1.0 / beta)) for r in refs], axis=0)
+            # value of tilting every variant towards z: Σ_j β log(1 + ν_j(z)(e^{1/β} - 1)); keep the best z
+            with np.errstate(divide="ignore"):
+                gain = np.sum([np.logaddexp(np.log1p(-r), np.log(r) + 1 / beta) for r in refs], axis=0)
             e = np.eye(len(labels))[int(np.argmax(gain))]
             return [tilt(r, e, beta) for r in refs]
 
