@@ -53,22 +53,30 @@ def group_choices(group: str) -> list[str]:
 
 
 def rewrite_overrides(args: list[str]) -> list[str]:
-    """Check config-group choices; `model=<path or hub id>` becomes `model=hub model.name_or_path=…`."""
+    """Check config-group choices; `model=<path or hub id>` becomes `model=hub model.name_or_path=…`.
+
+    A comma list (a `-m` sweep) is checked item by item; a list of paths or hub ids becomes
+    `model=hub model.name_or_path=a,b`, so `alft eval -m model=runA,runB` sweeps over models.
+    """
     groups = {p.name for p in conf_dir().iterdir() if p.is_dir()}
     out = []
     for arg in args:
         key, sep, value = arg.partition("=")
         name = key.lstrip("+~")
-        if not sep or name not in groups or "," in value or value in ("null", ""):
-            out.append(arg)
+        if not sep or name not in groups or value in ("null", "") or "(" in value:
+            out.append(arg)  # "(": a Hydra sweep function such as choice(...) or glob(...)
             continue
-        choices = group_choices(name)
-        if value in choices:
+        choices, values = group_choices(name), value.split(",")
+        unknown = [v for v in values if v not in choices]
+        if not unknown:
             out.append(arg)
-        elif name == "model" and ("/" in value or Path(value).exists()):
+        elif name == "model" and all("/" in v or Path(v).exists() for v in values):
             out += ["model=hub", f"model.name_or_path={value}"]
+        elif name == "model" and len(unknown) < len(values) and all("/" in v or Path(v).exists() for v in unknown):
+            raise UserError(f"model={value} mixes config names and paths; sweep over one kind, "
+                            "or use eval.models=[...] with alft eval")
         else:
-            raise UserError(f"unknown {name} {value!r} (choices: {', '.join(choices)})")
+            raise UserError(f"unknown {name} {unknown[0]!r} (choices: {', '.join(choices)})")
     return out
 
 
