@@ -9,9 +9,14 @@ from __future__ import annotations
 import importlib.resources
 import logging
 import os
+import re
 import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Any
+
+import yaml
 
 from alft_cli.errors import UserError
 
@@ -52,6 +57,10 @@ def group_choices(group: str) -> list[str]:
     return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
 
 
+# Groups not in the primary defaults lists: `launcher=slurm` means `+launcher=slurm`.
+APPEND_GROUPS = ("launcher", "hparams_search")
+
+
 def rewrite_overrides(args: list[str]) -> list[str]:
     """Check config-group choices; `model=<path or hub id>` becomes `model=hub model.name_or_path=…`.
 
@@ -66,10 +75,13 @@ def rewrite_overrides(args: list[str]) -> list[str]:
         if not sep or name not in groups or value in ("null", "") or "(" in value:
             out.append(arg)  # "(": a Hydra sweep function such as choice(...) or glob(...)
             continue
+        if name == "accelerate":
+            raise UserError(f"conf/accelerate/{value}.yaml is an `accelerate launch --config_file` file, not an alft "
+                            "option: accelerate launch --config_file conf/accelerate/<layout>.yaml $(which alft) train …")
         choices, values = group_choices(name), value.split(",")
         unknown = [v for v in values if v not in choices]
         if not unknown:
-            out.append(arg)
+            out.append(f"+{arg}" if name in APPEND_GROUPS and key == name else arg)
         elif name == "model" and all("/" in v or Path(v).exists() for v in values):
             out += ["model=hub", f"model.name_or_path={value}"]
         elif name == "model" and len(unknown) < len(values) and all("/" in v or Path(v).exists() for v in unknown):
@@ -84,17 +96,65 @@ def _hydra_app(command: str) -> Callable[[], None]:
     import hydra
     from omegaconf import DictConfig
 
-    def app(cfg: DictConfig) -> None:
+    def app(cfg: DictConfig) -> float | None:
         from alft_cli.runs import run_dir, write_config
 
         write_config(cfg, run_dir())
         try:
-            _task(command)(cfg)
+            return optimized_value(cfg, _task(command)(cfg))
         except UserError as err:
             _fail(err)
 
     app.__name__ = command
     return hydra.main(config_path=str(conf_dir()), config_name=command, version_base="1.3")(app)
+
+
+def optimized_value(cfg: Any, metrics: Any) -> float | None:
+    """What a sweeper (Optuna) optimises: `metrics[cfg.optimized_metric]` when the config names a metric."""
+    key = cfg.get("optimized_metric")
+    if not key:
+        return None
+    if not isinstance(metrics, dict) or key not in metrics:
+        raise UserError(f"optimized_metric={key!r} is not a metric of this command "
+                        f"(choices: {', '.join(sorted(metrics or {}))})")
+    return float(metrics[key])
+
+
+def distributed_overrides(args: list[str]) -> list[str]:
+    """Hydra overrides that give every process of one launch the same run directory, written by rank 0.
+
+    Hydra names run directories with `${now:…}`, which can differ by a second between processes. `ALFT_RUN_DIR`
+    names the directory outright (any launch, any number of nodes); otherwise, when WORLD_SIZE > 1, the first
+    process to start publishes its clock in the launcher's rendezvous store (accelerate launch and torchrun
+    run one per launch, at MASTER_ADDR:MASTER_PORT) and every process fills `${now:…}` with it. Processes
+    other than rank 0 write neither `.hydra/` nor a log file.
+    """
+    mode = "sweep" if {"-m", "--multirun"} & set(args) else "run"
+    fixed = os.environ.get("ALFT_RUN_DIR")
+    out = []
+    if not any(a.startswith(f"hydra.{mode}.dir=") for a in args) and (
+            fixed or int(os.environ.get("WORLD_SIZE", "1")) > 1):
+        if not fixed:
+            when = _launch_time()
+            pattern = yaml.safe_load((conf_dir() / "hydra" / "default.yaml").read_text())[mode]["dir"]
+            fixed = re.sub(r"\$\{now:([^}]*)\}", lambda m: when.strftime(m.group(1)), pattern)
+        out.append(f"hydra.{mode}.dir={fixed}")
+    if int(os.environ.get("RANK", "0")) > 0:
+        out += ["hydra.output_subdir=null", "hydra/job_logging=stdout"]
+    return out
+
+
+def _launch_time() -> datetime:
+    """The start time of the first process of this distributed launch (first writer wins in the store)."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() != "true":
+        raise UserError("WORLD_SIZE > 1 outside accelerate launch/torchrun: set ALFT_RUN_DIR (one run directory "
+                        "shared by every process) or hydra.run.dir")
+    from torch.distributed import TCPStore
+
+    store = TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
+                     timeout=timedelta(minutes=5))
+    first = store.compare_set("alft/launch_time", "", datetime.now().isoformat())
+    return datetime.fromisoformat(first.decode())
 
 
 def _fail(err: Exception) -> None:
@@ -113,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.getLogger("transformers").setLevel(logging.ERROR)
     try:
-        rest = rewrite_overrides(rest)
+        rest = [*rewrite_overrides(rest), *distributed_overrides(rest)]
     except UserError as err:
         _fail(err)
     sys.argv = [f"alft {command}", *rest]
