@@ -145,7 +145,7 @@ def _device_overrides(cfg: DictConfig) -> dict:
     if torch.cuda.is_available() or cfg.trainer.get("use_cpu"):
         return {}
     log.warning("no GPU found: running on CPU in fp32 (bf16, gradient checkpointing and vLLM off)")
-    return {"use_cpu": True, "bf16": False, "gradient_checkpointing": False, "use_vllm": False}
+    return {"use_cpu": True, "bf16": False, "activation_checkpointing": False, "use_vllm": False}
 
 
 def _resume_arg(resume: Any, out: Path) -> bool | str | None:

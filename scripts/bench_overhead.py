@@ -37,7 +37,7 @@ def build(kind: str, model_path, args, out_dir: str):
     model, tokenizer = load_model_and_tokenizer(model_path)
     rows = list(reasoning_gym.create_dataset("chain_sum", size=64, seed=1, min_terms=2, max_terms=2,
                                              min_digits=1, max_digits=1))
-    config = GRPOConfig(output_dir=out_dir, use_cpu=True, bf16=False, gradient_checkpointing=False,
+    config = GRPOConfig(output_dir=out_dir, use_cpu=True, bf16=False, activation_checkpointing=False,
                         num_generations=4, per_device_train_batch_size=8, max_completion_length=args.tokens,
                         max_steps=args.steps, logging_steps=1, save_strategy="no", report_to=[], beta=0.1,
                         scale_rewards="none", seed=0, disable_tqdm=True)
