@@ -7,6 +7,7 @@ work for all of them. User errors end as one `alft: error: …` line with exit s
 from __future__ import annotations
 
 import importlib.resources
+import importlib.util
 import logging
 import os
 import re
@@ -57,8 +58,10 @@ def group_choices(group: str) -> list[str]:
     return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
 
 
-# Groups not in the primary defaults lists: `launcher=slurm` means `+launcher=slurm`.
-APPEND_GROUPS = ("launcher", "hparams_search")
+# Groups not in the primary defaults lists (`launcher=slurm` means `+launcher=slurm`), with the Hydra
+# plugin each needs and the extra that installs it.
+APPEND_GROUPS = {"launcher": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
+                 "hparams_search": ("hydra_plugins.hydra_optuna_sweeper", "sweep")}
 
 
 def rewrite_overrides(args: list[str]) -> list[str]:
@@ -80,8 +83,11 @@ def rewrite_overrides(args: list[str]) -> list[str]:
                             "option: accelerate launch --config_file conf/accelerate/<layout>.yaml $(which alft) train …")
         choices, values = group_choices(name), value.split(",")
         unknown = [v for v in values if v not in choices]
-        if not unknown:
-            out.append(f"+{arg}" if name in APPEND_GROUPS and key == name else arg)
+        if not unknown and name in APPEND_GROUPS:
+            _require_plugin(*APPEND_GROUPS[name], option=arg)
+            out.append(f"+{arg}" if key == name else arg)
+        elif not unknown:
+            out.append(arg)
         elif name == "model" and all("/" in v or Path(v).exists() for v in values):
             out += ["model=hub", f"model.name_or_path={value}"]
         elif name == "model" and len(unknown) < len(values) and all("/" in v or Path(v).exists() for v in unknown):
@@ -90,6 +96,15 @@ def rewrite_overrides(args: list[str]) -> list[str]:
         else:
             raise UserError(f"unknown {name} {unknown[0]!r} (choices: {', '.join(choices)})")
     return out
+
+
+def _require_plugin(module: str, extra: str, option: str) -> None:
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # no Hydra plugin installed at all
+        found = False
+    if not found:
+        raise UserError(f"{option} needs the Hydra plugin {module.split('.')[-1]}: pip install 'alft[{extra}]'")
 
 
 def _hydra_app(command: str) -> Callable[[], None]:

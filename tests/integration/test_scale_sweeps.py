@@ -22,6 +22,14 @@ TINY = ["model=tiny", "dataset.train_size=16", "heldout.size=4", "heldout.max_ne
         "trainer.max_steps=1", "trainer.max_completion_length=8"]
 
 
+def installed(module: str) -> bool:
+    """Whether an optional Hydra plugin is importable (`hydra_plugins` itself may be missing)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def alft(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     proc = subprocess.run([ALFT, *args], cwd=cwd, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"}, check=False)
@@ -30,7 +38,7 @@ def alft(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return proc
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None,
+@pytest.mark.skipif(not installed("hydra_plugins.hydra_optuna_sweeper"),
                     reason="hydra-optuna-sweeper not installed (pip install 'alft[sweep]')")
 def test_optuna_search_optimises_the_returned_metric(tmp_path):
     alft("train", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "optimized_metric=steps", *TINY,
@@ -43,7 +51,7 @@ def test_optuna_search_optimises_the_returned_metric(tmp_path):
     assert rates[0] != rates[1] and all(1e-6 <= r <= 1e-4 for r in rates)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
+@pytest.mark.skipif(not installed("hydra_plugins.hydra_submitit_launcher"),
                     reason="hydra-submitit-launcher not installed (pip install 'alft[slurm]')")
 def test_submitit_runs_the_job_in_its_own_process(tmp_path):
     # submitit_local is the SLURM launcher's local twin: same pickling of the alft job, no cluster needed.

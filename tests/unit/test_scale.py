@@ -30,6 +30,14 @@ DIST_ENV = ("ALFT_RUN_DIR", "WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT", 
             "ACCELERATE_USE_DEEPSPEED")
 
 
+def installed(module: str) -> bool:
+    """Whether an optional Hydra plugin is importable (`hydra_plugins` itself may be missing)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def _compose(overrides: list[str], hydra: bool = False):
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
@@ -67,7 +75,7 @@ def test_zero3_and_fsdp_save_one_loadable_checkpoint():
         "fsdp_state_dict_type"] == "FULL_STATE_DICT"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None,
+@pytest.mark.skipif(not installed("hydra_plugins.hydra_optuna_sweeper"),
                     reason="hydra-optuna-sweeper not installed (pip install 'alft[sweep]')")
 @pytest.mark.parametrize("option", group_choices("hparams_search"))
 def test_hparams_search_composes_with_the_optuna_sweeper(option):
@@ -81,7 +89,7 @@ def test_hparams_search_composes_with_the_optuna_sweeper(option):
             node = node[part]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
+@pytest.mark.skipif(not installed("hydra_plugins.hydra_submitit_launcher"),
                     reason="hydra-submitit-launcher not installed (pip install 'alft[slurm]')")
 @pytest.mark.parametrize("option", group_choices("launcher"))
 def test_launcher_composes_with_submitit(option):
@@ -90,11 +98,20 @@ def test_launcher_composes_with_submitit(option):
     assert cfg.hydra.launcher.partition == "gpu" and cfg.hydra.launcher.gpus_per_node == 1
 
 
-def test_optional_groups_are_appended_and_accelerate_is_not_an_option():
+def test_optional_groups_are_appended_and_accelerate_is_not_an_option(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())  # both plugins "installed"
     assert rewrite_overrides(["launcher=slurm", "+hparams_search=optuna"]) == [
         "+launcher=slurm", "+hparams_search=optuna"]
     with pytest.raises(UserError, match="accelerate launch --config_file"):
         rewrite_overrides(["accelerate=zero2"])
+
+
+def test_missing_sweep_plugins_are_one_clear_error(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(UserError, match=r"hparams_search=optuna needs .*pip install 'alft\[sweep\]'"):
+        rewrite_overrides(["hparams_search=optuna"])
+    with pytest.raises(UserError, match=r"launcher=slurm needs .*pip install 'alft\[slurm\]'"):
+        rewrite_overrides(["launcher=slurm"])
 
 
 @pytest.mark.parametrize("model", group_choices("model"))
