@@ -52,7 +52,8 @@ def run_eval(cfg: DictConfig) -> dict:
         return results[0][1]
     from alft_cli.report import write_comparison
 
-    common = {k: v for k, v in results[0][1]["protocol"].items() if k not in ("model", "model_label")}
+    per_model = ("model", "model_label", "model_source", "dtype", "backend")
+    common = {k: v for k, v in results[0][1]["protocol"].items() if k not in per_model}
     print(write_comparison(out, results, {"models": ", ".join(label for label, _ in results), **common}))
     print(f"report: {out / 'report.md'}")
     return {"models": dict(results)}
