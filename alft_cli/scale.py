@@ -88,29 +88,26 @@ def peft_config(model_cfg: Any) -> Any:
 def load_policy(model_cfg: Any) -> tuple[Path, Any, Any]:
     """(checkpoint path, model to train, tokenizer); for QLoRA the base is loaded in 4-bit NF4 on this GPU.
 
-    Models built into the cache (`tiny`, `smollm2_135m`) are built once, by rank 0 first: once
-    torch.distributed is up, transformers writes checkpoints only on rank 0 (accelerate has already set up
-    the process group here, even where its state still reports one process). Multi-node runs of those models
+    Models built into the cache (`tiny`, `smollm2_135m`) are built by rank 0 while the other ranks wait:
+    once torch.distributed is up (accelerate has set up the process group here, even where its state still
+    reports one process), transformers writes checkpoints only on rank 0. Multi-node runs of those models
     need `$ALFT_CACHE` on a shared disk.
     """
     import torch.distributed as dist
-    from accelerate.state import PartialState
-    from filelock import FileLock
 
-    from alft_cli.models import cache_dir, load_model_and_tokenizer, resolve_model
+    from alft_cli.models import load_model_and_tokenizer, resolve_model
 
-    waits = dist.is_available() and dist.is_initialized() and dist.get_rank() > 0
-    if waits:
+    rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else None
+    if rank:
         dist.barrier()  # rank 0 resolves first
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    with FileLock(str(cache_dir() / ".build.lock")):  # and so do separate alft processes sharing the cache
-        path = resolve_model(model_cfg)
-    if dist.is_available() and dist.is_initialized() and not waits:
+    path = resolve_model(model_cfg)
+    if rank == 0:
         dist.barrier()
     dtype = model_cfg.get("dtype", "float32")
     if not lora_options(model_cfg).get("load_in_4bit"):
         return (path, *load_model_and_tokenizer(path, dtype))
     import torch
+    from accelerate.state import PartialState
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
     tokenizer = AutoTokenizer.from_pretrained(path)
