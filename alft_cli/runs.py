@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 from pathlib import Path
@@ -22,9 +23,12 @@ def run_dir() -> Path:
 
 
 def is_main_process() -> bool:
-    from accelerate.state import PartialState
+    """Rank 0 of a distributed run (also before accelerate's state exists), or a single process."""
+    import torch.distributed as dist
 
-    return PartialState().is_main_process
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def seed_everything(seed: int) -> None:
