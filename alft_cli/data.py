@@ -41,12 +41,13 @@ def load_split(dcfg: Any, split: str) -> list[Problem]:
 
 
 def _carve(problems: list[Problem], dcfg: Any, split: str) -> list[Problem]:
-    """One local file serves both splits: the last `heldout_size` rows are held out."""
+    """One local file serves both splits: the last `heldout_size` rows are held out (all of a small file)."""
     n_heldout = int(dcfg.get("heldout_size") or 0)
+    if split == "heldout":
+        return problems[-n_heldout:] if n_heldout else []
     if n_heldout >= len(problems):
         raise UserError(f"dataset.heldout_size={n_heldout} leaves no training rows in {dcfg.path}")
-    cut = len(problems) - n_heldout
-    return problems[cut:] if split == "heldout" else _limit(problems[:cut], dcfg, split)
+    return _limit(problems[: len(problems) - n_heldout], dcfg, split)
 
 
 def _limit(problems: list[Problem], dcfg: Any, split: str) -> list[Problem]:

@@ -78,3 +78,18 @@ def test_messages_use_template_and_optional_system():
     prompt = OmegaConf.create({"system": "Be brief.", "template": "Q: {question}"})
     assert build_messages("2+2?", prompt) == [{"role": "system", "content": "Be brief."},
                                              {"role": "user", "content": "Q: 2+2?"}]
+
+
+def test_svamp_file_serves_as_an_eval_only_heldout_set(shared_data):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from alft_cli.cli import conf_dir
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose("eval", ["dataset=svamp", f"dataset.path={shared_data / 'svamp' / 'SVAMP.json'}"])
+    problems = load_split(cfg.dataset, "heldout")
+    assert len(problems) == 1000 and problems[0].uid.startswith("chal-")
+    with pytest.raises(UserError, match="leaves no training rows"):
+        load_split(cfg.dataset, "train")
