@@ -1,11 +1,12 @@
 """Step time of CoherenceGRPOTrainer (coherence objective) vs plain TRL GRPOTrainer, alternating, same geometry.
 
-Both trainers use the same model, data and batch geometry (8 completions per step, G=4); the coherence run
-asks each problem in 2 forms (identity, paraphrase) so its consensus sees 2×4 answers, the plain run uses a
-trivial per-sample reward. The step time is TRL's own `step_time` metric (the first step of each round is
+Both trainers use the same model, prompts and batch geometry (8 completions per step, G=4): every problem
+in 2 forms (identity, paraphrase). The coherence run keeps a problem's 2 forms in one generation batch so
+its consensus sees 2×4 answers; the plain run uses TRL's own sampler and a trivial per-sample reward.
+The step time is TRL's own `step_time` metric (the first step of each round is
 warm-up and dropped). The last line ends with the median ratio coherence / plain as a plain number.
 
-    python scripts/bench_overhead.py [--model tiny|smollm2] [--rounds 5] [--steps 4]
+    python scripts/bench_overhead.py [--model tiny|smollm2] [--rounds 5] [--steps 6]
 """
 
 from __future__ import annotations
@@ -41,13 +42,12 @@ def build(kind: str, model_path, args, out_dir: str):
                         num_generations=4, per_device_train_batch_size=8, max_completion_length=args.tokens,
                         max_steps=args.steps, logging_steps=1, save_strategy="no", report_to=[], beta=0.1,
                         scale_rewards="none", seed=0, disable_tqdm=True)
-    if kind == "plain":
-        data = [{"prompt": [{"role": "user", "content": r["question"]}]} for r in rows]
-        reward = [lambda completions, **_: [float("7" in str(c)) for c in completions]]
-        return GRPOTrainer(model=model, args=config, reward_funcs=reward, processing_class=tokenizer,
-                           train_dataset=datasets.Dataset.from_list(data))
     data = [{"prompt": [{"role": "user", "content": q}], "uid": f"p{i}", "variant": j}
             for i, r in enumerate(rows) for j, q in enumerate(make_variants(r["question"], ["identity", "paraphrase"], 0))]
+    if kind == "plain":  # the same prompts, TRL's own sampler and a trivial per-sample reward
+        reward = [lambda completions, **_: [float("7" in str(c)) for c in completions]]
+        return GRPOTrainer(model=model, args=config, reward_funcs=reward, processing_class=tokenizer,
+                           train_dataset=datasets.Dataset.from_list([{"prompt": d["prompt"]} for d in data]))
     reward = AnswerLevelReward(get_objective("coherence"), num_generations=4, num_variants=2)
     return CoherenceGRPOTrainer(model=model, args=config, reward_funcs=[reward], processing_class=tokenizer,
                                 train_dataset=datasets.Dataset.from_list(data), num_variants=2)
@@ -66,7 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=["tiny", "smollm2"], default="tiny")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--tokens", type=int, default=32)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
