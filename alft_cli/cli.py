@@ -26,9 +26,9 @@ USAGE = """usage: alft <command> [hydra overrides]
 Answer-level fine-tuning of language models (Distributional Alignment Game, Coherence-GRPO).
 
 commands:
-  train    GRPO on an answer-level objective      alft train +experiment=gsm8k_coherence
-  eval     score a checkpoint: pass@k, maj@k, ...  alft eval model=outputs/train/<date>/<time> eval.n=8
-  sample   sample completions and answer histograms alft sample model=tiny sample.n=4
+  train    GRPO on an answer-level objective       alft train +experiment=gsm8k_coherence
+  eval     pass@k, maj@k, entropy of checkpoints   alft eval model=outputs/train/<date>/<time> eval.n=8 eval.k=[1,8]
+  sample   completions and answer histograms       alft sample model=tiny sample.n=4
 
 Every command takes Hydra overrides (key=value), -m for sweeps, --cfg job to print the config,
 and --help for its options. Run `alft <command> --help` for details.
