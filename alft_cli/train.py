@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,7 @@ def run_train(cfg: DictConfig) -> dict:
     before = heldout_accuracy(model, tokenizer, heldout, cfg)
     log.info("held-out accuracy before training: %.3f", before)
 
+    _logger_env(cfg, out)
     args = instantiate(cfg.trainer, output_dir=str(out), seed=cfg.seed, _convert_="all", **_device_overrides(cfg))
     _check_geometry(args, len(variant_names(cfg)))
     funcs, weights = reward_functions(cfg, args.num_generations)
@@ -136,6 +138,19 @@ def _check_geometry(args: Any, num_variants: int) -> None:
             f"× gradient_accumulation_steps × processes) does not hold whole problems of {num_variants} variants × "
             f"{args.num_generations} generations = {per_problem}; make it a multiple of {per_problem}"
         )
+
+
+def _logger_env(cfg: DictConfig, out: Path) -> None:
+    """Point W&B (read through TRL's report_to) at the configured project, entity, tags and run name."""
+    lcfg = cfg.get("logger") or {}
+    if lcfg.get("name") != "wandb":
+        return
+    os.environ["WANDB_PROJECT"] = str(lcfg.project)
+    if lcfg.get("entity"):
+        os.environ["WANDB_ENTITY"] = str(lcfg.entity)
+    if lcfg.get("tags"):
+        os.environ["WANDB_TAGS"] = ",".join(map(str, lcfg.tags))
+    os.environ.setdefault("WANDB_NAME", f"{out.parent.name}/{out.name}")
 
 
 def _device_overrides(cfg: DictConfig) -> dict:

@@ -124,3 +124,14 @@ def test_hub_id_offline_fails_fast(tmp_path):
     line = _error(tmp_path, "eval", "model=nobody/no-such-model")
     assert time.time() - start < 30
     assert "offline" in line and "local directory" in line
+
+
+def test_wandb_logger_works_offline(tmp_path):
+    pytest.importorskip("wandb")
+    proc = subprocess.run([ALFT, "train", *TINY, "logger=wandb", "logger.project=alft-offline-test",
+                           f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    [run_file] = (tmp_path / "wandb").glob("offline-run-*/run-*.wandb")
+    data = run_file.read_bytes()
+    assert b"alft-offline-test" in data and b"rewards/answer_level/mean" in data
