@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled TOKENIZERS_PARALLELISM=false
 
-.PHONY: install demo test test-fast lint bench study-smoke clean
+.PHONY: install demo test test-fast lint bench study study-smoke clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,21 @@ lint: install
 bench: install
 	$(BIN)/python scripts/estimator_bias.py
 	$(BIN)/python scripts/bench_answers.py
+
+# The controlled study of issue 8 on SmolLM2-135M (docs/results/README.md): 6 trained conditions + base.
+# study: 3 seeds x 50 steps, ~7-8 h on 2 CPU cores; study-smoke: 1 seed x 5 steps, ~25 min. Both resume
+# when run again and write docs/results/<study>.md (the report is written even when a run failed).
+STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+
+study: install
+	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --out outputs/study/smollm2 --seeds 0 1 2 --steps 50 \
+	  --eval-limit 100 --eval-n 8 --ood-limit 50; status=$$?; \
+	$(BIN)/python scripts/study_report.py outputs/study/smollm2 && exit $$status
+
+study-smoke: install
+	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --out outputs/study/smollm2-smoke --seeds 0 --steps 5 \
+	  --eval-limit 10 --eval-n 8 --ood-limit 8 --train-set heldout.size=50; status=$$?; \
+	$(BIN)/python scripts/study_report.py outputs/study/smollm2-smoke && exit $$status
 
 clean:
 	rm -rf outputs multirun .pytest_cache
