@@ -9,7 +9,8 @@ core for the Target and rewards, and returns the local slice. All maths lives in
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from alft_cli.answers import check_answer, extract_answer
 

@@ -7,7 +7,7 @@ G times, land together in one generation batch and the consensus sees all m×G a
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch.utils.data import Sampler

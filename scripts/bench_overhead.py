@@ -25,6 +25,7 @@ warnings.filterwarnings("ignore")
 
 def build(kind: str, model_path, args, out_dir: str):
     import datasets
+    import reasoning_gym
     from trl import GRPOConfig, GRPOTrainer
 
     from alft_cli.game import get_objective
@@ -32,8 +33,6 @@ def build(kind: str, model_path, args, out_dir: str):
     from alft_cli.rewards import AnswerLevelReward
     from alft_cli.trainer import CoherenceGRPOTrainer
     from alft_cli.transforms import make_variants
-
-    import reasoning_gym
 
     model, tokenizer = load_model_and_tokenizer(model_path)
     rows = list(reasoning_gym.create_dataset("chain_sum", size=64, seed=1, min_terms=2, max_terms=2,
@@ -74,7 +73,7 @@ def main() -> None:
     from alft_cli.models import build_tiny_model, convert_smollm2
 
     model_path = convert_smollm2() if args.model == "smollm2" else build_tiny_model(
-        dict(vocab_size=384, hidden_size=128, num_layers=4, num_heads=4, seed=0))
+        {"vocab_size": 384, "hidden_size": 128, "num_layers": 4, "num_heads": 4, "seed": 0})
     ratios, times = [], {"coherence": [], "plain": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):

@@ -12,15 +12,15 @@ from alft_cli.errors import UserError
 
 
 def _cfg(**kw):
-    base = dict(kind="jsonl", path=None, train_path=None, heldout_path=None, train_size=None, heldout_size=1,
-                question_field="question", answer_field="answer", id_field=None, style="gsm8k", strict=False)
+    base = {"kind": "jsonl", "path": None, "train_path": None, "heldout_path": None, "train_size": None, "heldout_size": 1,
+                "question_field": "question", "answer_field": "answer", "id_field": None, "style": "gsm8k", "strict": False}
     return OmegaConf.create({**base, **kw})
 
 
 def test_arithmetic_heldout_uses_another_seed():
-    cfg = OmegaConf.create(dict(kind="arithmetic", task="chain_sum", style="gsm8k", train_seed=1,
-                                heldout_seed=2, train_size=20, heldout_size=20,
-                                task_args=dict(min_terms=2, max_terms=2, min_digits=1, max_digits=1)))
+    cfg = OmegaConf.create({"kind": "arithmetic", "task": "chain_sum", "style": "gsm8k", "train_seed": 1,
+                                "heldout_seed": 2, "train_size": 20, "heldout_size": 20,
+                                "task_args": {"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 1}})
     train, heldout = load_split(cfg, "train"), load_split(cfg, "heldout")
     assert len(train) == len(heldout) == 20
     assert {p.uid for p in train}.isdisjoint({p.uid for p in heldout})
