@@ -6,12 +6,14 @@ building or converting it once into the user cache (`$ALFT_CACHE`, else `$XDG_CA
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import json
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +117,10 @@ def convert_smollm2() -> Path:
     """Dequantise the GGUF once into a plain safetensors checkpoint, cached by the file's checksum."""
     gguf = smollm2_gguf_file()
     target = cache_dir() / "models" / f"smollm2-135m-instruct-q4_1-{_sha256(gguf)[:16]}"
-    if (target / "model.safetensors").exists():
-        return target
+    return build_once(target, lambda tmp: _convert_gguf(gguf, tmp))
+
+
+def _convert_gguf(gguf: Path, tmp: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -127,20 +131,32 @@ def convert_smollm2() -> Path:
     plain = AutoModelForCausalLM.from_config(config)
     plain.load_state_dict(quantized.state_dict())
     plain.generation_config = quantized.generation_config
-    tmp = target.with_suffix(".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
     plain.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    tmp.rename(target)
+
+
+def build_once(target: Path, build: Callable[[Path], None]) -> Path:
+    """Build a cached model directory once, safely when several processes (ranks, tests) race for it."""
+    if (target / "model.safetensors").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "model.safetensors").exists():
+            tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            build(tmp)
+            tmp.rename(target)
     return target
 
 
 def build_tiny_model(spec: dict) -> Path:
     """A random-init Llama-shaped model with its own byte-level BPE tokenizer, built offline."""
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
-    target = cache_dir() / "models" / f"tiny-{key}"
-    if (target / "model.safetensors").exists():
-        return target
+    return build_once(cache_dir() / "models" / f"tiny-{key}", lambda tmp: _build_tiny(spec, tmp))
+
+
+def _build_tiny(spec: dict, tmp: Path) -> None:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -174,12 +190,8 @@ def build_tiny_model(spec: dict) -> Path:
         tie_word_embeddings=True,
     )
     model = LlamaForCausalLM(config)
-    tmp = target.with_suffix(".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    tmp.rename(target)
-    return target
 
 
 def load_model_and_tokenizer(path: Path, dtype: str = "float32") -> tuple[Any, Any]:

@@ -74,6 +74,7 @@ def test_ddp_gathers_groups_split_across_ranks(tmp_path):
     groups.mkdir()
     # 3 completions per process, G=2: every step one problem's pair straddles rank 0 and rank 1.
     launch_2proc(str(RECORDER), "train", *TINY, *MAJORITY, "trainer.per_device_train_batch_size=3",
+                 "trainer.gradient_accumulation_steps=1",
                  "trainer.num_generations=2", cwd=tmp_path, ALFT_DEBUG_GROUPS_DIR=str(groups))
     rank0, rank1 = jsonl(groups / "rank0.jsonl"), jsonl(groups / "rank1.jsonl")
     assert len(rank0) == len(rank1) == 2
