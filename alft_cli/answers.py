@@ -239,6 +239,7 @@ class _Deadline(BaseException):
 
 
 T = TypeVar("T")
+_DEADLINE_REPEAT_S = 0.05
 
 
 def _with_deadline(fn: Callable[[], T], seconds: float) -> T | None:
@@ -251,7 +252,8 @@ def _with_deadline(fn: Callable[[], T], seconds: float) -> T | None:
 
     started = time.monotonic()
     old_handler = signal.signal(signal.SIGALRM, _raise)
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    # Repeating: a raise that lands in a gc callback or __del__ is swallowed by Python, so fire again.
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds, _DEADLINE_REPEAT_S)
     try:
         try:
             return fn()
