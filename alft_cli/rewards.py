@@ -111,6 +111,7 @@ class AnswerLevelReward:
     def batch_stats(self, groups: dict, golds: dict) -> dict[str, float]:
         """Per-step diagnostics averaged over problems; gold-based ones only where golds exist."""
         from alft_cli.game import group_stats
+        from alft_cli.game.groups import counts, modes
 
         totals: dict[str, float] = defaultdict(float)
         with_gold = 0
@@ -123,7 +124,8 @@ class AnswerLevelReward:
             with_gold += 1
             pooled = [a for variant in g for a in variant]
             totals["accuracy"] += sum(check_answer(a, gold, self.style) for a in pooled) / len(pooled)
-            majority = _mode(pooled)
+            top = modes(counts(pooled))
+            majority = top[0] if top else None
             totals["majority_accuracy"] += float(majority is not None and check_answer(majority, gold, self.style))
             target = self.objective.target(g)[0]
             mode = max(target, key=target.get) if target else None
@@ -136,10 +138,3 @@ class AnswerLevelReward:
 
 _GOLD_KEYS = ("accuracy", "majority_accuracy", "target_mode_correct")
 
-
-def _mode(answers: Sequence[str | None]) -> str | None:
-    counts: dict[str, int] = defaultdict(int)
-    for a in answers:
-        if a is not None:
-            counts[a] += 1
-    return max(sorted(counts), key=counts.get) if counts else None

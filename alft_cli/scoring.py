@@ -19,6 +19,7 @@ from itertools import combinations
 
 import numpy as np
 
+from alft_cli.game.groups import counts, modes
 from alft_cli.metrics import Answer, ProblemSamples, bootstrap_ci, maj_at_k, pass_at_k, summarize
 
 log = logging.getLogger(__name__)
@@ -54,11 +55,7 @@ def group_problems(scored: Sequence[dict]) -> dict[str, list[ProblemSamples]]:
 
 def top_answers(answers: Sequence[Answer]) -> set[str]:
     """The most frequent parsed answers (several when tied; empty when none parsed)."""
-    counts = Counter(a for a in answers if a is not None)
-    if not counts:
-        return set()
-    top = max(counts.values())
-    return {a for a, c in counts.items() if c == top}
+    return set(modes(counts(answers)))
 
 
 def majority_agreement(tops: Sequence[set[str]]) -> float:

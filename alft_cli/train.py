@@ -19,23 +19,22 @@ log = logging.getLogger(__name__)
 
 def heldout_accuracy(model: Any, tokenizer: Any, problems: list[Problem], cfg: DictConfig) -> float:
     """Greedy accuracy on held-out problems, checked with the project's answer checker."""
-    from alft_cli.answers import check_answer, extract_answer
     from alft_cli.generation import generate
+    from alft_cli.scoring import score_rows
 
     if not problems:
         return float("nan")
     prompts = [build_messages(p.question, cfg.dataset.prompt) for p in problems]
     outs = generate(model, tokenizer, prompts, n=1, temperature=0.0,
                     max_new_tokens=cfg.heldout.max_new_tokens, batch_size=cfg.heldout.batch_size)
-    hits = [check_answer(extract_answer(o[0], cfg.dataset.style), p.gold, cfg.dataset.style)
-            for o, p in zip(outs, problems)]
-    return sum(hits) / len(hits)
+    rows = [{"completion": o[0], "gold": p.gold} for o, p in zip(outs, problems)]
+    scored = score_rows(rows, cfg.dataset.style, bool(cfg.dataset.get("strict", False)))
+    return sum(r["correct"] for r in scored) / len(scored)
 
 
 def variant_names(cfg: DictConfig) -> list[str]:
     """Transformations applied to each training prompt (identity alone when the objective has none)."""
-    names = list(cfg.objective.get("transforms") or ["identity"])
-    return names
+    return list(cfg.objective.get("transforms") or ["identity"])
 
 
 def training_rows(problems: list[Problem], cfg: DictConfig) -> list[dict]:
