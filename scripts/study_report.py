@@ -10,7 +10,8 @@ Computed statements:
 - Coherence-GRPO vs each other condition, per metric: win when Δ = mean_coh − mean_other > 2·SE, lose
   when Δ < −2·SE, else tie, with SE = sqrt(s_coh²/n_coh + s_other²/n_other) from the seeds' std (n/a
   below 2 seeds);
-- the same for the minimax estimator against the plug-in one within Coherence-GRPO.
+- the same for the minimax estimator against the plug-in one within Coherence-GRPO, and for Diversity-GRPO
+  (correctness + entropy) against gold GRPO.
 
 Usage: .venv/bin/python scripts/study_report.py outputs/study/smollm2 [--name NAME] [--out-dir docs/results]
 """
@@ -29,6 +30,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 GOLD, COHERENCE, MINIMAX, BASE = "correctness", "coherence", "coherence_minimax", "base"
+DIVERSITY = "entropy_correctness"
 Stat = tuple[float, float | None, int]  # mean, sample std (None below 2 seeds), number of seeds
 
 
@@ -264,7 +266,8 @@ def commands_section(study: Path, name: str, meta: dict) -> list[str]:
 
 def verdict_section(conds: list[str], rows: dict, gaps: dict, keys: list,
                     labels: dict) -> tuple[list[str], dict]:
-    """Gap closed by Coherence-GRPO, its verdicts against every condition, minimax against plug-in."""
+    """Gap closed by Coherence-GRPO, its verdicts against every condition, minimax against plug-in and
+    Diversity-GRPO against gold GRPO."""
     md = ["## Where Coherence-GRPO wins, ties and loses", "",
           "Win: Δ > 2·SE; lose: Δ < −2·SE; else tie; SE = sqrt(s₁²/n₁ + s₂²/n₂) from the seeds' std.", ""]
     if COHERENCE not in gaps:
@@ -278,6 +281,10 @@ def verdict_section(conds: list[str], rows: dict, gaps: dict, keys: list,
     if MINIMAX in rows:
         lines, result["minimax"] = comparison("Minimax estimator against plug-in (Coherence-GRPO, G = 4)",
                                               MINIMAX, [COHERENCE], rows, keys, labels)
+        md += lines
+    if DIVERSITY in rows and GOLD in rows:
+        lines, result["diversity"] = comparison("Diversity-GRPO (correctness + entropy) against gold GRPO",
+                                                DIVERSITY, [GOLD], rows, keys, labels)
         md += lines
     return md, result
 

@@ -89,6 +89,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="extra Hydra overrides for every `alft train` (e.g. heldout.size=50)")
     p.add_argument("--eval-set", nargs="+", default=[], metavar="KEY=VALUE",
                    help="extra Hydra overrides for every `alft eval` (e.g. eval.batch_size=32)")
+    p.add_argument("--evals", nargs="+", default=["heldout", "gsm8k", "svamp"], choices=["heldout", "gsm8k", "svamp"],
+                   metavar="SET", help="eval sets to run now (default: all; e.g. --evals heldout first, the rest later)")
     p.add_argument("--dry-run", action="store_true", help="print the commands and exit")
     args = p.parse_args(argv)
     if args.steps < 1 or args.eval_limit < 1 or args.eval_n < 2 or args.ood_limit < 0:
@@ -107,7 +109,7 @@ def eval_sets(args: argparse.Namespace) -> dict[str, list[str]]:
     n = args.eval_n
     sets = {"heldout": [f"eval.limit={args.eval_limit}", f"eval.n={n}", f"eval.k=[1,{n}]",
                         f"eval.temperature={HELDOUT_TEMPERATURE}", "eval.transforms=[identity,paraphrase]",
-                        "eval.max_new_tokens=32"]}
+                        "eval.max_new_tokens=32"]} if "heldout" in args.evals else {}
     if not args.ood_limit:
         return sets
     greedy = [f"eval.limit={args.ood_limit}", "eval.n=1", "eval.k=[1]", "eval.temperature=0",
@@ -115,6 +117,8 @@ def eval_sets(args: argparse.Namespace) -> dict[str, list[str]]:
     ood = {"gsm8k": (args.gsm8k, ["dataset=gsm8k", f"dataset.heldout_path={args.gsm8k.resolve()}"]),
            "svamp": (args.svamp, ["dataset=svamp", f"dataset.path={args.svamp.resolve()}"])}
     for name, (path, dataset) in ood.items():
+        if name not in args.evals:
+            continue
         if path.is_file():
             sets[name] = [*dataset, *greedy]
         else:
@@ -156,8 +160,10 @@ def write_study_json(args: argparse.Namespace, runs: list[Run], sets: list[str])
     """Write study.json, merged with earlier calls; exit when their protocol differs from this one."""
     file = args.out / "study.json"
     old = json.loads(file.read_text()) if file.is_file() else {}
-    if old and old["protocol"] != protocol(args):
-        changed = sorted(k for k in protocol(args) if old["protocol"].get(k) != protocol(args)[k])
+    changed = sorted(k for k in protocol(args) if old and old["protocol"].get(k) != protocol(args)[k])
+    # A study without out-of-distribution evals (ood_limit 0) may gain them: no earlier run used the limit.
+    adds_ood = changed == ["ood_limit"] and old["protocol"]["ood_limit"] == 0
+    if changed and not adds_ood:
         sys.exit(f"study_run: {args.out} holds a study with other {', '.join(changed)} ({old['protocol']}); "
                  "use another --out")
     conditions = [c for c in CONDITIONS if c in set(old.get("conditions", [])) | set(args.conditions)]

@@ -106,3 +106,31 @@ def test_conditions_share_the_trainer_batch():
     run = _script("study_run")
     for _, overrides in run.CONDITIONS.values():
         assert all(o.startswith("objective") for o in overrides), overrides
+
+
+def test_a_study_may_gain_ood_evals_but_keeps_its_protocol(tmp_path):
+    """--evals picks the eval sets of this call; ood_limit may go from 0 to n once, nothing else may change."""
+    run = _script("study_run")
+    gsm8k, svamp = tmp_path / "gsm8k.jsonl", tmp_path / "svamp.json"
+    gsm8k.write_text("{}\n"), svamp.write_text("[]\n")
+    base = ["--out", str(tmp_path / "s"), "--model", "tiny", "--seeds", "0", "--steps", "2", "--conditions",
+            "base", "coherence", "--gsm8k", str(gsm8k), "--svamp", str(svamp)]
+
+    def write(*extra: str) -> list[str]:
+        args = run.parse_args([*base, *extra])
+        sets = run.eval_sets(args)
+        runs = run.plan(args, sets)
+        run.write_study_json(args, runs, list(sets))
+        return [r.name for r in runs]
+
+    assert write("--ood-limit", "0") == ["base/seed0/eval-heldout", "coherence/seed0/train",
+                                         "coherence/seed0/eval-heldout"]
+    assert write("--ood-limit", "5", "--evals", "gsm8k", "svamp") == [
+        "base/seed0/eval-gsm8k", "base/seed0/eval-svamp", "coherence/seed0/train", "coherence/seed0/eval-gsm8k",
+        "coherence/seed0/eval-svamp"]
+    study = json.loads((tmp_path / "s" / "study.json").read_text())
+    assert study["protocol"]["ood_limit"] == 5 and study["eval_sets"] == ["gsm8k", "heldout", "svamp"]
+    assert len(study["invocations"]) == 2 and "dataset=svamp" in study["commands"]["base/seed0/eval-svamp"]
+    for changed in (["--ood-limit", "7"], ["--ood-limit", "5", "--steps", "3"], ["--ood-limit", "0"]):
+        with pytest.raises(SystemExit, match="study_run: .* holds a study with other"):
+            write(*changed)
