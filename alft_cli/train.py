@@ -60,7 +60,8 @@ def reward_functions(cfg: DictConfig, num_generations: int) -> tuple[list, list[
     if ocfg.name != "correctness":
         from alft_cli.game import get_objective
 
-        objective = get_objective(ocfg.name, **(OmegaConf.to_container(ocfg.params) if ocfg.get("params") else {}))
+        params = OmegaConf.to_container(ocfg.params, resolve=True) if ocfg.get("params") else {}
+        objective = get_objective(ocfg.name, **params)
         funcs.append(AnswerLevelReward(objective, num_generations, len(variant_names(cfg)), style, strict))
         weights.append(float(ocfg.get("answer_weight", 1.0)))
     correctness_weight = 1.0 if ocfg.name == "correctness" else float(ocfg.get("correctness_weight", 0.0))

@@ -66,3 +66,15 @@ def test_experiment_values_win_over_primary_defaults():
         if "override /objective:" in text:
             name = text.split("override /objective:")[1].split()[0]
             assert cfg.objective.name.startswith(name.split("_")[0])
+
+
+@pytest.mark.parametrize("option", group_choices("objective"))
+def test_every_objective_builds_its_reward_functions(option):
+    """Objective params are resolved before they reach the game: the random control follows the run's seed."""
+    from alft_cli.train import reward_functions
+
+    cfg = _compose("train", [f"objective={option}", "seed=3"])
+    funcs, weights = reward_functions(cfg, num_generations=4)
+    assert funcs and len(funcs) == len(weights)
+    if option == "random":
+        assert funcs[0].objective.seed == 3
