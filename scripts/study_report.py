@@ -6,7 +6,8 @@ training; the base model's is `heldout_accuracy_before`), train/train_log.jsonl 
 and train/config.yaml (completions per step). Per condition: mean ± sample std over seeds.
 
 Computed statements:
-- gap fraction of a condition c: (c − base) / (gold GRPO − base) on the seed means, per metric;
+- gap fraction of a condition c: (c − base) / (gold GRPO − base) on the seed means, per metric, where gold
+  GRPO beats the base model by more than 2·SE (below: n/a);
 - Coherence-GRPO vs each other condition, per metric: win when Δ = mean_coh − mean_other > 2·SE, lose
   when Δ < −2·SE, else tie, with SE = sqrt(s_coh²/n_coh + s_other²/n_other) from the seeds' std (n/a
   below 2 seeds);
@@ -117,8 +118,11 @@ def verdict(a: Stat | None, b: Stat | None) -> tuple[str, str]:
 
 
 def gap_fraction(c: Stat | None, base: Stat | None, gold: Stat | None) -> float | None:
-    """(c − base) / (gold − base) on the means; None when a run is missing or gold equals base."""
+    """(c − base) / (gold − base) on the means; None when a run is missing or gold GRPO does not beat the base
+    model (gold − base within 2·SE of the seeds' spread, or zero): a fraction of no gap is noise."""
     if c is None or base is None or gold is None or abs(gold[0] - base[0]) < 1e-12:
+        return None
+    if verdict(gold, base)[0] in ("tie", "lose"):
         return None
     return (c[0] - base[0]) / (gold[0] - base[0])
 
@@ -248,7 +252,8 @@ def budget_section(study: Path, trained: list[str], labels: dict, seeds: list[in
 def gap_section(gaps: dict, heads: list[str], labels: dict) -> list[str]:
     cells = [[labels[c], *("–" if g[k] is None else f"{g[k]:.3f}" for k in heads)] for c, g in gaps.items()]
     what = ("(c − base) / (gold − base) on the seed means: 1 = as good as gold GRPO, 0 = no better than the "
-            "base model, < 0 = worse; – where gold GRPO equals the base model or a run is missing.")
+            "base model, < 0 = worse; – where a run is missing or gold GRPO does not beat the base model by "
+            "more than 2·SE.")
     title = "## Fraction of the (gold GRPO − base) gap closed"
     return [title, "", what, "", *table(["condition", *heads], cells), ""]
 

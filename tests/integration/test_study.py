@@ -99,6 +99,10 @@ def test_verdicts_use_the_seeds_spread():
     assert report.verdict((0.60, None, 1), (0.50, 0.01, 3))[0] == "n/a"
     assert report.gap_fraction((0.4, None, 1), (0.2, None, 1), (0.6, None, 1)) == pytest.approx(0.5)
     assert report.gap_fraction((0.4, None, 1), (0.2, None, 1), (0.2, None, 1)) is None
+    # a gap inside the seeds' noise (gold − base ≤ 2·SE) has no meaningful fraction
+    assert report.gap_fraction((0.6, 0.01, 3), (0.50, 0.01, 3), (0.70, 0.01, 3)) == pytest.approx(0.5)
+    assert report.gap_fraction((0.6, 0.01, 3), (0.50, 0.01, 3), (0.51, 0.01, 3)) is None
+    assert report.gap_fraction((0.6, 0.01, 3), (0.50, 0.01, 3), (0.40, 0.01, 3)) is None
 
 
 def test_conditions_share_the_trainer_batch():
