@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from alft_cli.game import get_objective
 
@@ -35,11 +36,15 @@ def test_every_objective_has_a_config():
 def test_config_layout_and_objective(path):
     text = path.read_text()
     assert text.startswith("# ")  # one-line description first
-    cfg = yaml.safe_load(text)
+    # resolved as Hydra does, inside the run's config: `${seed}` is the run's seed
+    cfg = OmegaConf.to_container(OmegaConf.create({"seed": 7, "objective": yaml.safe_load(text)}),
+                                 resolve=True)["objective"]
     assert {"name", "params", "correctness_weight", "answer_weight"} <= set(cfg)
     assert set(cfg) - {"name", "params", "correctness_weight", "answer_weight"} <= {"transforms"}
     obj = get_objective(cfg["name"], **cfg["params"])
     assert obj.name == cfg["name"]
+    if cfg["name"] == "random":
+        assert obj.seed == 7
     groups = [["1", "2", "2", None]] * (len(cfg.get("transforms", [])) or 1)
     correct = [[1.0, 0.0, 0.0, 0.0]] * len(groups)
     rewards = obj.rewards(groups, correct, cfg["correctness_weight"], cfg["answer_weight"])
