@@ -35,7 +35,7 @@ bench: install
 
 # The controlled study of issue 8 on SmolLM2-135M (docs/results/README.md): 6 trained conditions + base.
 # study: 3 seeds x 20 steps, ~3.5 h on 2 CPU cores (held-out evals of every seed first, then GSM8K/SVAMP);
-# study-smoke: 1 seed x 5 steps, ~25 min. Both resume when run again and write docs/results/<study>.md
+# study-smoke: 1 seed x 5 steps, ~17 min. Both resume when run again and write docs/results/<study>.md
 # (the report is written even when a run failed).
 STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 STUDY := $(STUDY_ENV) $(BIN)/python scripts/study_run.py --out outputs/study/smollm2 --seeds 0 1 2 --steps 20 \
