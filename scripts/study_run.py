@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 HELDOUT_TEMPERATURE = 0.7
 OOD_MAX_NEW_TOKENS = 128
+EVAL_SETS = ("heldout", "gsm8k", "svamp")
 # name -> (label, `alft train` overrides; "{seed}" is replaced by the seed). base is evaluated, never trained.
 CONDITIONS: dict[str, tuple[str, list[str]]] = {
     "base": ("base model (no training)", []),
@@ -89,8 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="extra Hydra overrides for every `alft train` (e.g. heldout.size=50)")
     p.add_argument("--eval-set", nargs="+", default=[], metavar="KEY=VALUE",
                    help="extra Hydra overrides for every `alft eval` (e.g. eval.batch_size=32)")
-    p.add_argument("--evals", nargs="+", default=["heldout", "gsm8k", "svamp"], choices=["heldout", "gsm8k", "svamp"],
-                   metavar="SET", help="eval sets to run now (default: all; e.g. --evals heldout first, the rest later)")
+    p.add_argument("--evals", nargs="+", default=list(EVAL_SETS), choices=EVAL_SETS, metavar="SET",
+                   help="eval sets to run now (default: all; e.g. --evals heldout first, the rest later)")
     p.add_argument("--dry-run", action="store_true", help="print the commands and exit")
     args = p.parse_args(argv)
     if args.steps < 1 or args.eval_limit < 1 or args.eval_n < 2 or args.ood_limit < 0:
@@ -160,7 +161,8 @@ def write_study_json(args: argparse.Namespace, runs: list[Run], sets: list[str])
     """Write study.json, merged with earlier calls; exit when their protocol differs from this one."""
     file = args.out / "study.json"
     old = json.loads(file.read_text()) if file.is_file() else {}
-    changed = sorted(k for k in protocol(args) if old and old["protocol"].get(k) != protocol(args)[k])
+    new = protocol(args)
+    changed = sorted(k for k in new if old and old["protocol"].get(k) != new[k])
     # A study without out-of-distribution evals (ood_limit 0) may gain them: no earlier run used the limit.
     adds_ood = changed == ["ood_limit"] and old["protocol"]["ood_limit"] == 0
     if changed and not adds_ood:
@@ -170,7 +172,7 @@ def write_study_json(args: argparse.Namespace, runs: list[Run], sets: list[str])
     invocation = {"time": datetime.now().isoformat(timespec="seconds"),
                   "command": shlex.join(["python", "scripts/study_run.py", *sys.argv[1:]])}
     study = {
-        "protocol": protocol(args),
+        "protocol": new,
         "conditions": conditions,
         "labels": {c: CONDITIONS[c][0] for c in conditions},
         "seeds": sorted(set(old.get("seeds", [])) | set(args.seeds)),
