@@ -383,19 +383,28 @@ def get_transform(name: str) -> Transform:
     return Transform(name, "; ".join(f"{s.name}: {s.preserves}" for s in steps), composed)
 
 
-def make_variants(question: str, names: Sequence[str], seed: int) -> list[str]:
-    """One rewritten question per name, in order; deterministic given (question, name, seed).
+def make_variants(question: str, names: Sequence[str], seed: int, tries: int = 8) -> list[str]:
+    """One rewritten question per name, in order; deterministic given (question, names, seed).
 
-    A name's k-th repetition (k ≥ 1) gets its own random stream, so repeated names give
-    different variants where the transform allows it.
+    Each variant draws from its own random stream, keyed by (seed, name, repetition, question). A variant
+    that repeats an earlier one is drawn again from up to ``tries - 1`` further streams and the first
+    distinct rewrite is kept, so the m prompts of a problem are distinct wherever the transforms allow it
+    (``[identity, paraphrase, paraphrase, paraphrase]`` gives 4 templates of an arithmetic question);
+    a transform that cannot change the question (``identity``, a no-op rewrite) stays a repeat.
     """
     transforms = [get_transform(n) for n in names]
     seen: dict[str, int] = {}
-    out = []
+    out: list[str] = []
     for name, transform in zip(names, transforms):
         rep = seen.get(name, 0)
         seen[name] = rep + 1
-        key = f"{seed}\0{name}\0{rep}\0{question}".encode()
-        rng = random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
-        out.append(transform.apply(question, rng))
+        first = None
+        for attempt in range(tries):
+            key = f"{seed}\0{name}\0{rep}\0{question}" + (f"\0{attempt}" if attempt else "")
+            rng = random.Random(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
+            variant = transform.apply(question, rng)
+            first = variant if first is None else first
+            if variant not in out:
+                break
+        out.append(variant if variant not in out else first)
     return out

@@ -232,3 +232,16 @@ def test_gsm8k_numbers_and_question_sentence_kept(gsm8k: list[str]) -> None:
         assert len({a for a, _ in mapping}) == len(mapping) == len({b for _, b in mapping})
     assert changed["identity"] == 0 and changed["paraphrase"] == len(gsm8k)
     assert changed["reorder"] >= 5 and changed["rename"] >= 60 and changed["numfmt"] >= 150
+
+
+def test_make_variants_redraws_repeats() -> None:
+    q = "State the final answer to the following arithmetic problem: 4 - 1 ="
+    for seed in range(30):
+        variants = make_variants(q, ["identity", "paraphrase", "paraphrase", "paraphrase"], seed=seed)
+        assert len(set(variants)) == 4, variants
+        assert all(chain_value(v) == 3 for v in variants)
+    # a transform that cannot change the question stays a repeat (the coherence-null arm)
+    assert make_variants(q, ["identity"] * 4, seed=0) == [q] * 4
+    # a first draw that repeats nothing is kept: a variant then depends only on (question, name, seed)
+    for seed in range(10):
+        assert make_variants(q, ["identity", "paraphrase"], seed=seed)[1] == make_variants(q, ["paraphrase"], seed)[0]
