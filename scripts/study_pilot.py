@@ -41,7 +41,11 @@ PROTOCOL = {"limit": 40, "n": 8, "temperature": 0.7, "max_new_tokens": 32, "seed
 
 def task_overrides(task: str, args: dict) -> list[str]:
     """Hydra overrides selecting a reasoning-gym task with its arguments (the dict replaced, not merged)."""
-    return [f"dataset.task={task}", "~dataset.task_args", f"+dataset.task_args={json.dumps(args)}"]
+    def value(v: object) -> str:
+        return "[" + ",".join(map(value, v)) + "]" if isinstance(v, list) else json.dumps(v)
+
+    literal = ",".join(f"{k}:{value(v)}" for k, v in args.items())
+    return [f"dataset.task={task}", "~dataset.task_args", f"+dataset.task_args={{{literal}}}"]
 
 
 def structure(task: str, args: dict) -> dict:
