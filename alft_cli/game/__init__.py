@@ -6,7 +6,6 @@ logging. ``alft_cli.game.tabular`` and ``alft_cli.game.simulate`` verify it all 
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from .base import Objective
@@ -16,41 +15,30 @@ from .objectives import Correctness, Entropy, Gini, Majority, Match, Random, Sha
 
 _CLASSES: dict[str, type[Objective]] = {
     cls.name: cls
-    for cls in (Correctness, Entropy, Gini, Sharpen, Majority, Match, Coherence, Pairwise, Random)
+    for cls in (Correctness, Entropy, Gini, Sharpen, Majority, Match, Coherence, Pairwise, SafetyConstraint,
+                FairnessConstraint, Random)
 }
-_CONSTRAINTS: dict[str, type[Objective]] = {"safety": SafetyConstraint, "fairness": FairnessConstraint}
-OBJECTIVES: tuple[str, ...] = (*_CLASSES, "constraint")
+OBJECTIVES: tuple[str, ...] = tuple(_CLASSES)
 
 
-def _params(cls: type[Objective]) -> list[str]:
-    return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+def objective_class(name: str) -> type[Objective]:
+    """The class of objective ``name``; ValueError naming the allowed ones."""
+    if name not in _CLASSES:
+        raise ValueError(f"unknown objective {name!r}; allowed: {', '.join(OBJECTIVES)}")
+    return _CLASSES[name]
 
 
 def get_objective(name: str, **params: Any) -> Objective:
-    """Build the objective ``name``; unknown names or parameters raise a ValueError naming the allowed ones.
-
-    ``constraint`` takes ``kind: safety | fairness`` (default safety) and that kind's parameters.
-    """
-    if name == "constraint":
-        kind = params.pop("kind", "safety")
-        if kind not in _CONSTRAINTS:
-            raise ValueError(f"constraint: kind {kind!r} not allowed; allowed: {', '.join(_CONSTRAINTS)}")
-        cls = _CONSTRAINTS[kind]
-    elif name in _CLASSES:
-        cls = _CLASSES[name]
-    else:
-        raise ValueError(f"unknown objective {name!r}; allowed: {', '.join(OBJECTIVES)}")
-    allowed = _params(cls)
+    """Build the objective ``name``; unknown names or parameters raise a ValueError naming the allowed ones."""
+    cls = objective_class(name)
+    allowed = cls.parameters()
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        extra = ["kind"] if name == "constraint" else []
-        raise ValueError(
-            f"{name}: unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(extra + allowed)}"
-        )
+        raise ValueError(f"{name}: unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(allowed) or 'none'}")
     try:
         return cls(**params)
     except TypeError as err:  # a required parameter is missing
         raise ValueError(f"{name}: {err}; allowed: {', '.join(allowed)}") from None
 
 
-__all__ = ["OBJECTIVES", "Objective", "get_objective", "group_stats"]
+__all__ = ["OBJECTIVES", "Objective", "get_objective", "group_stats", "objective_class"]

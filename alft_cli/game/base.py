@@ -1,4 +1,4 @@
-"""The Objective base class: parameter checks, reward mixing, the unparsed rule, the optimum wrapper.
+"""The Objective base class (parameters, the unparsed rule, the optimum wrapper) and the estimator bases.
 
 An objective is an answer-level functional Ψ with three faces:
 - ``rewards(groups, ...)``: per-sample rewards from sampled groups (what the trainer uses);
@@ -12,13 +12,14 @@ the tabular simulator uses. Mixing with correctness is a tilt of the reference:
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import numpy as np
 
-from .estimators import DEFAULT_MAX_ABS, cached_table
+from .estimators import DEFAULT_MAX_ABS, cached_table, own_share
 from .groups import Groups, apply_unparsed, check_groups, histogram
 from .solvers import tilt
 
@@ -42,43 +43,40 @@ def _as_distribution(nu: Distribution, what: str) -> dict[str, float]:
 
 
 class Objective:
-    """Base class; subclasses set ``name`` and implement the answer-level hooks."""
+    """Base class; subclasses set ``name`` and implement the answer-level hooks.
+
+    Constructor parameters are keyword-only; a subclass ``__init__`` takes its own and passes ``**common``
+    on, and ``parameters()`` lists them all (the objective config reader rejects any other key).
+    """
 
     name: ClassVar[str] = ""
     multi_variant: ClassVar[bool] = False
-    estimators: ClassVar[tuple[str, ...]] = ("plugin",)
 
-    table_bound: float | None = None  # max |r̂(n)| of the minimax log table (log objectives set it)
-
-    def __init__(self, *, estimator: str = "plugin", unparsed_penalty: float = 1.0):
-        if estimator not in self.estimators:
-            raise ValueError(
-                f"{self.name}: estimator {estimator!r} not allowed; allowed: {', '.join(self.estimators)}"
-            )
-        if not (math.isfinite(unparsed_penalty) and unparsed_penalty >= 0):
-            raise ValueError(
-                f"{self.name}: unparsed_penalty must be finite and >= 0, got {unparsed_penalty!r}"
-            )
-        self.estimator = estimator
+    def __init__(self, *, unparsed_penalty: float = 1.0):
+        if not (isinstance(unparsed_penalty, (int, float)) and math.isfinite(unparsed_penalty)
+                and unparsed_penalty >= 0):
+            raise ValueError(f"{self.name}: unparsed_penalty must be finite and >= 0, got {unparsed_penalty!r}")
         self.unparsed_penalty = float(unparsed_penalty)
 
-    def _set_table_bound(self, table_bound: float | None) -> None:
-        if table_bound is not None and not (isinstance(table_bound, (int, float)) and table_bound > 0):
-            raise ValueError(f"{self.name}: table_bound must be > 0 or null, got {table_bound!r}")
-        self.table_bound = None if table_bound is None else float(table_bound)
+    @classmethod
+    def parameters(cls) -> tuple[str, ...]:
+        """The constructor's keyword parameters, gathered up the class hierarchy through ``**common``."""
+        names: list[str] = []
+        for klass in cls.__mro__:
+            init = vars(klass).get("__init__")
+            if init is None:
+                continue
+            params = inspect.signature(init).parameters.values()
+            names += [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in names]
+            if not any(p.kind is p.VAR_KEYWORD for p in params):
+                break
+        return tuple(names)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({fields})"
 
     # ----- sample level ---------------------------------------------------------------------------
-    def log_share(self, n: int, G: int) -> float:
-        """Estimate of log ν(z) for an answer seen n times in a group of G (own sample included)."""
-        method = "minimax" if self.estimator == "minimax" else "plugin"
-        return cached_table(G, method, DEFAULT_MAX_ABS if self.table_bound is None else self.table_bound)[
-            n - 1
-        ]
-
     def _variant_rewards(self, group: list[str | None]) -> list[float | None]:
         """Answer-level reward of each parsed sample of one group (None for unparsed samples)."""
         raise NotImplementedError
@@ -90,41 +88,16 @@ class Objective:
         """The Target's best response per variant (default: the parsed histogram)."""
         return [histogram(g) for g in check_groups(groups)]
 
-    def rewards(
-        self,
-        groups: Groups,
-        correct: Sequence[Sequence[float]] | None = None,
-        correctness_weight: float = 0.0,
-        answer_weight: float = 1.0,
-    ) -> list[list[float]]:
-        """answer_weight · r_q + correctness_weight · correct, per sample; unparsed samples get the
-        group's lowest answer-level reward minus ``unparsed_penalty`` and no correctness credit."""
-        groups = check_groups(groups)
-        gold = self._check_correct(groups, correct, correctness_weight)
-        if not (math.isfinite(answer_weight) and math.isfinite(correctness_weight)):
-            raise ValueError("rewards: answer_weight and correctness_weight must be finite")
-        raw = self._answer_rewards(groups) if answer_weight != 0 else [[0.0] * len(g) for g in groups]
-        out = []
-        for group, values, c in zip(groups, raw, gold):
-            r = apply_unparsed(group, values, self.unparsed_penalty)
-            out.append([answer_weight * ri + correctness_weight * ci for ri, ci in zip(r, c)])
-        return out
+    def rewards(self, groups: Groups, correct: Sequence[Sequence[float]] | None = None) -> list[list[float]]:
+        """The answer-level reward r_q per sample; unparsed samples get the group's lowest reward minus
+        ``unparsed_penalty``. ``correct`` (gold 0/1 per sample) is read by ``correctness`` only.
 
-    @staticmethod
-    def _check_correct(groups, correct, correctness_weight) -> list[list[float]]:
-        if correct is None:
-            if correctness_weight != 0:
-                raise ValueError("rewards: correctness_weight != 0 needs correct (gold 0/1 per sample)")
-            return [[0.0] * len(g) for g in groups]
-        if len(correct) != len(groups) or any(len(c) != len(g) for c, g in zip(correct, groups)):
-            raise ValueError("rewards: correct must have the same shape as groups")
-        out = []
-        for j, (c, g) in enumerate(zip(correct, groups)):
-            row = [float(v) for v in c]
-            if not all(math.isfinite(v) for v in row):
-                raise ValueError(f"rewards: correct[{j}] has non-finite values")
-            out.append([0.0 if z is None else v for z, v in zip(g, row)])  # unparsed is never credited
-        return out
+        Weights are not applied here: training weighs this reward against gold correctness with TRL's
+        ``reward_weights`` (``alft_cli.validate.ObjectiveConfig``), the simulator in ``tabular.py`` likewise.
+        """
+        groups = check_groups(groups)
+        raw = self._answer_rewards(groups)
+        return [apply_unparsed(g, v, self.unparsed_penalty) for g, v in zip(groups, raw)]
 
     # ----- exact level ----------------------------------------------------------------------------
     def reward_field(
@@ -196,3 +169,45 @@ class Objective:
             refs = self._optimum(refs, labels, beta / answer_weight, Rs)
         result = [{z: float(v) for z, v in zip(labels, x) if z in d} for x, d in zip(refs, dists)]
         return result[0] if single and not self.multi_variant else result
+
+
+class Estimated(Objective):
+    """An objective whose reward estimates the share ν(z) of the sample's own answer from its group.
+
+    ``estimators`` lists the allowed ``estimator`` values; the first is the default.
+    """
+
+    estimators: ClassVar[tuple[str, ...]] = ("leave_one_out", "plugin")
+
+    def __init__(self, *, estimator: str | None = None, **common):
+        super().__init__(**common)
+        estimator = self.estimators[0] if estimator is None else estimator
+        if estimator not in self.estimators:
+            raise ValueError(f"{self.name}: estimator {estimator!r} not allowed; allowed: {', '.join(self.estimators)}")
+        self.estimator = estimator
+
+    def own_share(self, n: int, G: int) -> float:
+        """Estimate of ν(z) for an answer seen n times in a group of G (own sample included)."""
+        return own_share(n, G, self.estimator)
+
+
+DEFAULT_TABLE_BOUND = 10.0  # inactive for G <= 8; keeps the minimax table finite-looking at G >= 16
+
+
+class LogEstimated(Estimated):
+    """An objective whose reward holds log ν̂(z): the plug-in log(n/G) or the minimax table, whose entries
+    are bounded by ``table_bound`` (unbounded they reach 139 at G = 16 and 2.4e5 at G = 32)."""
+
+    estimators = ("plugin", "minimax")
+
+    def __init__(self, *, table_bound: float | None = DEFAULT_TABLE_BOUND, **common):
+        super().__init__(**common)
+        if table_bound is not None and not (isinstance(table_bound, (int, float)) and math.isfinite(table_bound)
+                                            and table_bound > 0):
+            raise ValueError(f"{self.name}: table_bound must be > 0 or null, got {table_bound!r}")
+        self.table_bound = None if table_bound is None else float(table_bound)
+
+    def log_share(self, n: int, G: int) -> float:
+        """Estimate of log ν(z) for an answer seen n times in a group of G (own sample included)."""
+        bound = DEFAULT_MAX_ABS if self.table_bound is None else self.table_bound
+        return cached_table(G, self.estimator, bound)[n - 1]

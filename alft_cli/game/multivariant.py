@@ -7,8 +7,8 @@ Coherence (variants T_1(x)…T_m(x), marginals ν_1…ν_m, Target = consensus c
   equilibrium, ν*_j ∝ ref_j^{β/(1+β)} · c_ref^{1/(1+β)}, c_ref = geometric consensus of the refs.
 - majority: Ψ = max_z Σ_j ν_j(z), reward 1[z = pooled mode] (TTRL with votes pooled over variants).
 Pairwise: Ψ = Σ_{j<k} ⟨ν_j, ν_k⟩ + (w/2) Σ_j ⟨ν_j, ν_j⟩, reward Σ_{k≠j} ν̂_k(z) + w ν̂_j(z).
-Constraint: safety Ψ = -min_{q: E_q g ≤ δ} KL(ν ‖ q), reward log q(z) - log ν̂(z) = -log(1 + μ(g(z) - δ));
-fairness = arithmetic coherence (the M-projection onto {ν_1 = … = ν_m}).
+Safety: Ψ = -min_{q: E_q g ≤ δ} KL(ν ‖ q), reward log q(z) - log ν̂(z) = -log(1 + μ(g(z) - δ));
+Fairness = arithmetic coherence (the M-projection onto {ν_1 = … = ν_m}).
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.optimize import brentq
 
-from .base import Objective
+from .base import Estimated, LogEstimated, Objective
 from .consensus import CONSENSUS, log_consensus, safety_projection, smoothed
-from .estimators import own_share
 from .groups import check_groups, counts, histogram, union_answers
-from .objectives import LOG_ESTIMATORS, _entropy, _safe_log
+from .objectives import _entropy, _safe_log
 from .solvers import best_fixed_point, from_logs, solve_fixed_point, tilt
 
 
@@ -44,39 +43,18 @@ def _starts(refs: list[np.ndarray]) -> list[list[np.ndarray]]:
     return [refs] + [[tilt(r, 6.0 * np.eye(k)[z], 1.0) for r in refs] for z in range(k)]
 
 
-class Coherence(Objective):
-    """Consistency of the answer distribution across task-preserving prompt transformations."""
+class _Consensus(LogEstimated):
+    """Target = a consensus of the variants' smoothed histograms, reward log c(z) - log ν̂_j(z)."""
 
-    name = "coherence"
     multi_variant = True
-    estimators = LOG_ESTIMATORS
+    consensus: str = "arithmetic"
+    gamma: float = 1.0
 
-    def __init__(
-        self,
-        *,
-        consensus: str = "geometric",
-        gamma: float = 2.0,
-        smoothing: float = 0.5,
-        estimator: str = "plugin",
-        table_bound: float | None = None,
-        unparsed_penalty: float = 1.0,
-    ):
-        super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
-        self._set_table_bound(table_bound)
-        if consensus not in CONSENSUS:
-            raise ValueError(
-                f"{self.name}: consensus {consensus!r} not allowed; allowed: {', '.join(CONSENSUS)}"
-            )
-        if not (isinstance(gamma, (int, float)) and math.isfinite(gamma) and gamma >= 0):
-            raise ValueError(f"{self.name}: gamma must be finite and >= 0, got {gamma!r}")
+    def __init__(self, *, smoothing: float = 0.5, **common):
+        super().__init__(**common)
         if not (isinstance(smoothing, (int, float)) and math.isfinite(smoothing) and smoothing >= 0):
             raise ValueError(f"{self.name}: smoothing must be finite and >= 0, got {smoothing!r}")
-        if consensus == "geometric" and smoothing == 0:
-            raise ValueError(
-                f"{self.name}: geometric consensus needs smoothing > 0 (answers missing from a variant)"
-            )
-        self.consensus, self.smoothing = consensus, float(smoothing)
-        self.gamma = 1.0 if consensus == "arithmetic" else float(gamma)
+        self.smoothing = float(smoothing)
 
     def _sample_log_consensus(self, mat: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         if self.consensus == "majority":
@@ -140,17 +118,31 @@ class Coherence(Objective):
         return best_fixed_point(field, lambda xs: self.potential(xs, labels, None), refs, beta, _starts(refs))
 
 
-class Pairwise(Objective):
+class Coherence(_Consensus):
+    """Consistency of the answer distribution across task-preserving prompt transformations."""
+
+    name = "coherence"
+
+    def __init__(self, *, consensus: str = "geometric", gamma: float = 2.0, **common):
+        if consensus not in CONSENSUS:
+            raise ValueError(f"{self.name}: consensus {consensus!r} not allowed; allowed: {', '.join(CONSENSUS)}")
+        if not (isinstance(gamma, (int, float)) and math.isfinite(gamma) and gamma >= 0):
+            raise ValueError(f"{self.name}: gamma must be finite and >= 0, got {gamma!r}")
+        super().__init__(**common)
+        if consensus == "geometric" and self.smoothing == 0:
+            raise ValueError(f"{self.name}: geometric consensus needs smoothing > 0 (answers missing from a variant)")
+        self.consensus = consensus
+        self.gamma = 1.0 if consensus == "arithmetic" else float(gamma)
+
+
+class Pairwise(Estimated):
     """Agreement between variants: reward Σ_{k≠j} ν̂_k(z) (+ w · leave-one-out ν̂_j(z))."""
 
     name = "pairwise"
     multi_variant = True
-    estimators = ("leave_one_out", "plugin")
 
-    def __init__(
-        self, *, self_weight: float = 0.0, estimator: str = "leave_one_out", unparsed_penalty: float = 1.0
-    ):
-        super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
+    def __init__(self, *, self_weight: float = 0.0, **common):
+        super().__init__(**common)
         if not (isinstance(self_weight, (int, float)) and math.isfinite(self_weight) and self_weight >= 0):
             raise ValueError(f"pairwise: self_weight must be finite and >= 0, got {self_weight!r}")
         self.self_weight = float(self_weight)
@@ -176,7 +168,7 @@ class Pairwise(Objective):
                     None
                     if z is None
                     else sum(c[z] / size for c, size in others)
-                    + self.self_weight * own_share(n[z], G, self.estimator)
+                    + self.self_weight * self.own_share(n[z], G)
                     for z in group
                 ]
             )
@@ -203,25 +195,17 @@ class Pairwise(Objective):
 class SafetyConstraint(Objective):
     """Safety: E_ν[g] ≤ δ by a KL penalty (λ = answer weight); Target = M-projection onto the set."""
 
-    name = "constraint"
-    kind = "safety"
+    name = "safety"
 
-    def __init__(
-        self,
-        *,
-        cost: Mapping[str, float],
-        delta: float = 0.1,
-        estimator: str = "plugin",
-        unparsed_penalty: float = 1.0,
-    ):
-        super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
+    def __init__(self, *, cost: Mapping[str, float], delta: float = 0.1, **common):
+        super().__init__(**common)
         if not isinstance(cost, Mapping) or not all(
             isinstance(z, str) and isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
             for z, v in cost.items()
         ):
-            raise ValueError("constraint: cost must map str answers to finite costs g >= 0 (unlisted: 0)")
+            raise ValueError("safety: cost must map str answers to finite costs g >= 0 (unlisted: 0)")
         if not (isinstance(delta, (int, float)) and 0 < delta <= 1):
-            raise ValueError(f"constraint: delta must be in (0, 1], got {delta!r}")
+            raise ValueError(f"safety: delta must be in (0, 1], got {delta!r}")
         self.cost, self.delta = {z: float(v) for z, v in cost.items()}, float(delta)
 
     def _g(self, labels) -> np.ndarray:
@@ -261,7 +245,7 @@ class SafetyConstraint(Objective):
         if float(ref @ d) <= 0:
             return ref.copy()
         if not np.any(d[support] < 0):
-            raise ValueError("constraint: no answer of nu_ref has cost < delta; the safe set is empty")
+            raise ValueError("safety: no answer of nu_ref has cost < delta; the safe set is empty")
         mu_max = 1.0 / float(np.max(-d[support]))
 
         def nu(mu: float) -> np.ndarray:
@@ -273,30 +257,13 @@ class SafetyConstraint(Objective):
         grid = mu_max * -np.expm1(-np.linspace(1e-4, 30, 400))
         values = np.array([excess(m) for m in grid])
         if not (values[0] < 0 < values.max()):
-            raise RuntimeError("constraint: could not bracket the multiplier of the optimum")
+            raise RuntimeError("safety: could not bracket the multiplier of the optimum")
         k = int(np.argmax(values > 0))  # first sign change after the trivial root μ = 0
         mu = brentq(excess, grid[k - 1], grid[k], xtol=1e-300, rtol=4 * np.finfo(float).eps)
         return nu(mu)
 
 
-class FairnessConstraint(Coherence):
+class FairnessConstraint(_Consensus):
     """Fairness: equal answer marginals across variants by a KL penalty; arithmetic consensus."""
 
-    name = "constraint"
-    kind = "fairness"
-
-    def __init__(
-        self,
-        *,
-        smoothing: float = 0.5,
-        estimator: str = "plugin",
-        table_bound: float | None = None,
-        unparsed_penalty: float = 1.0,
-    ):
-        super().__init__(
-            consensus="arithmetic",
-            smoothing=smoothing,
-            estimator=estimator,
-            table_bound=table_bound,
-            unparsed_penalty=unparsed_penalty,
-        )
+    name = "fairness"

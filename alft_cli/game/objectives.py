@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 
-from .base import Objective
-from .estimators import own_share
+from .base import Estimated, LogEstimated, Objective
 from .groups import Groups, check_groups, counts, modes
 from .solvers import from_logs, gini_optimum, tilt
 
-LOG_ESTIMATORS = ("plugin", "minimax")
 _RANDOM_TAG = 0x5EED
 
 
@@ -50,23 +49,23 @@ class Correctness(Objective):
 
     name = "correctness"
 
-    def __init__(self, *, estimator: str = "plugin"):
-        super().__init__(estimator=estimator, unparsed_penalty=0.0)
+    def __init__(self):
+        super().__init__(unparsed_penalty=0.0)
 
-    def rewards(
-        self,
-        groups: Groups,
-        correct: Sequence[Sequence[float]] | None = None,
-        correctness_weight: float = 0.0,
-        answer_weight: float = 1.0,
-    ) -> list[list[float]]:
-        """(answer_weight + correctness_weight) · correct; unparsed samples get 0."""
+    def rewards(self, groups: Groups, correct: Sequence[Sequence[float]] | None = None) -> list[list[float]]:
+        """correct per sample; unparsed samples get 0."""
         groups = check_groups(groups)
         if correct is None:
             raise ValueError("correctness: rewards need correct (gold 0/1 per sample)")
-        gold = self._check_correct(groups, correct, correctness_weight)
-        w = answer_weight + correctness_weight
-        return [[w * c for c in row] for row in gold]
+        if len(correct) != len(groups) or any(len(c) != len(g) for c, g in zip(correct, groups)):
+            raise ValueError("rewards: correct must have the same shape as groups")
+        out = []
+        for j, (c, g) in enumerate(zip(correct, groups)):
+            row = [float(v) for v in c]
+            if not all(math.isfinite(v) for v in row):
+                raise ValueError(f"rewards: correct[{j}] has non-finite values")
+            out.append([0.0 if z is None else v for z, v in zip(g, row)])  # unparsed is never credited
+        return out
 
     def _field(self, nu, labels, R):
         if R is None:
@@ -80,44 +79,52 @@ class Correctness(Objective):
         return tilt(ref, R, beta)
 
 
-class Entropy(Objective):
+class SignedEntropy(LogEstimated):
+    """Ψ = sign · H(ν), reward -sign · log ν̂(z); stationary point ν* ∝ ref^{β/(β+sign)} when β + sign > 0,
+    else all mass on the mode of ref."""
+
+    sign: ClassVar[float] = 1.0
+
+    def _variant_rewards(self, group):
+        c, G = counts(group), len(group)
+        return [None if z is None else -self.sign * self.log_share(c[z], G) for z in group]
+
+    def _field(self, nu, labels, R):
+        return -self.sign * _safe_log(nu)
+
+    def _psi(self, nu, labels, R):
+        return self.sign * _entropy(nu)
+
+    def _optimum1(self, ref, labels, beta, R):
+        if beta + self.sign > 0:
+            return _power(ref, beta / (beta + self.sign))
+        out = np.zeros(len(ref))
+        out[_mode_index(ref)] = 1.0
+        return out
+
+
+class Entropy(SignedEntropy):
     """Diversity: Ψ = H(ν), reward -log ν̂(z) (log estimator: plugin or minimax)."""
 
     name = "entropy"
-    estimators = LOG_ESTIMATORS
-
-    def __init__(
-        self, *, estimator: str = "plugin", table_bound: float | None = None, unparsed_penalty: float = 1.0
-    ):
-        super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
-        self._set_table_bound(table_bound)
-
-    def _variant_rewards(self, group):
-        c, G = counts(group), len(group)
-        return [None if z is None else -self.log_share(c[z], G) for z in group]
-
-    def _field(self, nu, labels, R):
-        return -_safe_log(nu)
-
-    def _psi(self, nu, labels, R):
-        return _entropy(nu)
-
-    def _optimum1(self, ref, labels, beta, R):
-        return _power(ref, beta / (1 + beta))
+    sign = 1.0
 
 
-class Gini(Objective):
+class Sharpen(SignedEntropy):
+    """Self-consistency: Ψ = -H(ν), reward +log ν̂(z). Interior optimum only for β > 1."""
+
+    name = "sharpen"
+    sign = -1.0
+
+
+class Gini(Estimated):
     """Diversity: Ψ = 1 - Σ ν², reward -2 ν̂(z) with ν̂ the leave-one-out U-statistic (unbiased)."""
 
     name = "gini"
-    estimators = ("leave_one_out", "plugin")
-
-    def __init__(self, *, estimator: str = "leave_one_out", unparsed_penalty: float = 1.0):
-        super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
 
     def _variant_rewards(self, group):
         c, G = counts(group), len(group)
-        return [None if z is None else -2.0 * own_share(c[z], G, self.estimator) for z in group]
+        return [None if z is None else -2.0 * self.own_share(c[z], G) for z in group]
 
     def _field(self, nu, labels, R):
         return -2.0 * nu
@@ -129,43 +136,10 @@ class Gini(Objective):
         return gini_optimum(ref, beta)
 
 
-class Sharpen(Objective):
-    """Self-consistency: Ψ = -H(ν), reward +log ν̂(z). Interior optimum only for β > 1."""
-
-    name = "sharpen"
-    estimators = LOG_ESTIMATORS
-
-    def __init__(
-        self, *, estimator: str = "plugin", table_bound: float | None = None, unparsed_penalty: float = 1.0
-    ):
-        super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
-        self._set_table_bound(table_bound)
-
-    def _variant_rewards(self, group):
-        c, G = counts(group), len(group)
-        return [None if z is None else self.log_share(c[z], G) for z in group]
-
-    def _field(self, nu, labels, R):
-        return _safe_log(nu)
-
-    def _psi(self, nu, labels, R):
-        return -_entropy(nu)
-
-    def _optimum1(self, ref, labels, beta, R):
-        if beta > 1:
-            return _power(ref, beta / (beta - 1))
-        out = np.zeros(len(ref))
-        out[_mode_index(ref)] = 1.0
-        return out
-
-
 class Majority(Objective):
     """TTRL: Ψ = max_z ν(z), reward 1 for the group's mode (1/k each for k tied modes), else 0."""
 
     name = "majority"
-
-    def __init__(self, *, estimator: str = "plugin", unparsed_penalty: float = 1.0):
-        super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
 
     def _variant_rewards(self, group):
         top = modes(counts(group))
@@ -189,26 +163,16 @@ class Majority(Objective):
         return tilt(ref, np.eye(len(ref))[_mode_index(ref)], beta)
 
 
-class Match(Objective):
+class Match(LogEstimated):
     """Distribution matching: Ψ = -KL(ν ‖ p), reward log p(z) - log ν̂(z).
 
     Answers outside ``p`` (or with p = 0) get p = ``floor`` (p need not then sum to 1: a constant).
     """
 
     name = "match"
-    estimators = LOG_ESTIMATORS
 
-    def __init__(
-        self,
-        *,
-        p: Mapping[str, float],
-        floor: float = 1e-6,
-        estimator: str = "plugin",
-        table_bound: float | None = None,
-        unparsed_penalty: float = 1.0,
-    ):
-        super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
-        self._set_table_bound(table_bound)
+    def __init__(self, *, p: Mapping[str, float], floor: float = 1e-6, **common):
+        super().__init__(**common)
         if not isinstance(p, Mapping) or not p:
             raise ValueError("match: p must be a non-empty mapping answer -> probability")
         if not all(
@@ -252,10 +216,9 @@ class Random(Objective):
         distribution: str = "bernoulli",
         p: float = 0.5,
         seed: int = 0,
-        estimator: str = "plugin",
-        unparsed_penalty: float = 1.0,
+        **common,
     ):
-        super().__init__(estimator=estimator, unparsed_penalty=unparsed_penalty)
+        super().__init__(**common)
         if distribution not in ("bernoulli", "uniform"):
             raise ValueError(
                 f"random: distribution {distribution!r} not allowed; allowed: bernoulli, uniform"

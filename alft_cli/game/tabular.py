@@ -74,7 +74,7 @@ class TraceSpace:
 
 @dataclass(frozen=True, eq=False)
 class Game:
-    """Objective + KL weight β + optional correctness mixture (same meaning as ``Objective.rewards``)."""
+    """Objective + KL weight β + optional correctness mixture (the weights of training's reward functions)."""
 
     objective: Objective
     beta: float
@@ -194,10 +194,18 @@ def dynamics(game: Game, space: TraceSpace, steps: int, step: float = 1.0) -> Tr
 
 
 def _score(game: Game, groups: list[list]) -> list[list[float]]:
+    """What training's reward functions sum: answer_weight · r_q + correctness_weight · gold (TRL's
+    ``reward_weights``); unparsed samples are never credited."""
     correct = (
         None if game.R is None else [[float(game.R[z]) if z is not None else 0.0 for z in g] for g in groups]
     )
-    return game.objective.rewards(groups, correct, game.correctness_weight, game.answer_weight)
+    answer = game.objective.rewards(groups, correct)
+    if not game.correctness_weight:
+        return [[game.answer_weight * a for a in row] for row in answer]
+    if correct is None:
+        raise ValueError("simulate: correctness_weight != 0 needs R (answer -> gold)")
+    return [[game.answer_weight * a + game.correctness_weight * c for a, c in zip(row, gold)]
+            for row, gold in zip(answer, correct)]
 
 
 def group_advantages(game: Game, groups: list[list], baseline: str = "rloo") -> list[np.ndarray]:

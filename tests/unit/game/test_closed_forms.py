@@ -50,9 +50,9 @@ CASES = [
         lambda r, R: _norm((r**0.4 * np.exp(R)) ** (1 / 0.9)),
     ),  # ν* ∝ (ν_ref^β e^R)^{1/(λ+β)}
     ("random", {}, {}, 0.5, lambda r, R: r),
-    ("constraint", {"cost": COST, "delta": 0.2}, {}, 0.6, None),
+    ("safety", {"cost": COST, "delta": 0.2}, {}, 0.6, None),
     (
-        "constraint",
+        "safety",
         {"cost": COST, "delta": 0.2},
         {"R": R_GOLD, "correctness_weight": 1.0, "answer_weight": 2.0},
         0.6,
@@ -149,7 +149,7 @@ def test_safety_projection_without_observed_safe_answer_leaves_mass_to_unseen_an
 def test_safety_optimum_indicator_cost_closed_form(space, lam, beta):
     """0/1 cost: logit ν*(U) = (λ logit δ + β logit ν_ref(U)) / (λ + β), proportional within U and S."""
     delta = 0.1
-    game = Game(get_objective("constraint", cost={"B": 1.0}, delta=delta), beta, answer_weight=lam)
+    game = Game(get_objective("safety", cost={"B": 1.0}, delta=delta), beta, answer_weight=lam)
     nu = game.answer_optimum(space)[0]
     ref = space.marginals(space.refs)[0]
     unsafe = np.array([z == "B" for z in space.labels])

@@ -135,7 +135,7 @@ MULTI = [
     ("coherence", {"consensus": "power", "gamma": 1.5}, {}, 0.8),
     ("pairwise", {}, {}, 2.5),
     ("pairwise", {"self_weight": 1.0}, {}, 3.5),
-    ("constraint", {"kind": "fairness"}, {"R": R_GOLD, "correctness_weight": 1.0, "answer_weight": 3.0}, 0.5),
+    ("fairness", {}, {"R": R_GOLD, "correctness_weight": 1.0, "answer_weight": 3.0}, 0.5),
 ]
 
 
@@ -184,7 +184,7 @@ def test_nonconcave_pairwise_returns_the_best_local_optimum(space3):
 
 def test_fairness_is_arithmetic_coherence():
     groups = [["a", "a", "b", None], ["b", "b", "c", "a"]]
-    fair = get_objective("constraint", kind="fairness", smoothing=0.5)
+    fair = get_objective("fairness", smoothing=0.5)
     coh = get_objective("coherence", consensus="arithmetic", smoothing=0.5)
     assert fair.multi_variant and fair.rewards(groups) == coh.rewards(groups)
     assert fair.target(groups) == coh.target(groups)

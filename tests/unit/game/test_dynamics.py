@@ -17,7 +17,7 @@ HEDGE = [
     ("majority", {}, {}, 0.8, False),
     ("match", {"p": {"A": 0.1, "B": 0.2, "C": 0.3, "D": 0.4}}, {}, 0.5, False),
     (
-        "constraint",
+        "safety",
         {"cost": {"A": 1.0, "B": 0.5}, "delta": 0.2},
         {"R": R_GOLD, "correctness_weight": 1.0},
         0.6,

@@ -33,8 +33,8 @@ ALL = [
     ("coherence", {"consensus": "majority"}),
     ("pairwise", {}),
     ("pairwise", {"self_weight": 1.0, "estimator": "plugin"}),
-    ("constraint", {"cost": {"1": 1.0}, "delta": 0.2}),
-    ("constraint", {"kind": "fairness"}),
+    ("safety", {"cost": {"1": 1.0}, "delta": 0.2}),
+    ("fairness", {}),
 ]
 IDS = [f"{n}-{i}" for i, (n, _) in enumerate(ALL)]
 
@@ -57,7 +57,7 @@ def _correct(groups):
 @pytest.mark.parametrize("groups", DEGENERATE, ids=[f"g{i}" for i in range(len(DEGENERATE))])
 def test_degenerate_groups_give_finite_rewards_of_the_right_shape(name, params, groups):
     obj = get_objective(name, **params)
-    rewards = obj.rewards(groups, _correct(groups), correctness_weight=0.5, answer_weight=1.0)
+    rewards = obj.rewards(groups, _correct(groups))
     assert [len(r) for r in rewards] == [len(g) for g in groups]
     assert all(isinstance(v, float) and math.isfinite(v) for r in rewards for v in r)
     targets = obj.target(groups)
@@ -78,9 +78,9 @@ ANSWERS = st.lists(
 )
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(groups=ANSWERS)
-def test_unparsed_answers_get_the_lowest_reward_and_no_credit(name, params, groups):
+def test_unparsed_answers_get_the_lowest_reward(name, params, groups):
     obj = get_objective(name, **params)
-    rewards = obj.rewards(groups, _correct(groups), correctness_weight=1.0, answer_weight=1.0)
+    rewards = obj.rewards(groups)
     for group, r in zip(groups, rewards):
         assert all(math.isfinite(v) for v in r)
         parsed = [v for z, v in zip(group, r) if z is not None]
@@ -89,13 +89,11 @@ def test_unparsed_answers_get_the_lowest_reward_and_no_credit(name, params, grou
                 assert v <= min(parsed) - obj.unparsed_penalty + 1e-12
 
 
-def test_rewards_mix_answer_level_and_correctness_terms():
+def test_rewards_are_the_answer_level_term_alone():
     obj = get_objective("entropy")
     groups = [["1", "1", "2", None]]
     base = obj.rewards(groups)[0]
-    mixed = obj.rewards(groups, [[1, 1, 0, 1]], correctness_weight=2.0, answer_weight=0.5)[0]
-    assert mixed[:3] == pytest.approx([0.5 * base[0] + 2, 0.5 * base[1] + 2, 0.5 * base[2]])
-    assert mixed[3] == pytest.approx(0.5 * base[3])  # unparsed: never credited, even if told "correct"
+    assert obj.rewards(groups, [[1, 1, 0, 1]])[0] == base  # gold labels are correctness's business
     assert base == pytest.approx([-math.log(0.5), -math.log(0.5), -math.log(0.25), -math.log(0.5) - 1])
 
 
@@ -109,7 +107,6 @@ def test_entropy_minimax_rewards_use_the_table():
 def test_correctness_uses_only_the_gold_reward():
     obj = get_objective("correctness")
     assert obj.rewards([["1", "2", None]], [[1, 0, 1]]) == [[1.0, 0.0, 0.0]]
-    assert obj.rewards([["1", "2"]], [[1, 0]], correctness_weight=1.0, answer_weight=0.0) == [[1.0, 0.0]]
     with pytest.raises(ValueError, match="correct"):
         obj.rewards([["1"]])
 
@@ -135,7 +132,7 @@ def test_coherence_consensus_smoothing_and_rewards():
 
 
 def test_safety_rewards_follow_the_projection():
-    obj = get_objective("constraint", cost={"bad": 1.0}, delta=0.25)
+    obj = get_objective("safety", cost={"bad": 1.0}, delta=0.25)
     r = obj.rewards([["bad", "bad", "ok", "ok"]])[0]
     # ν̂(bad) = 0.5 > δ: q rescales bad to 0.25 and ok to 0.75; reward log q - log ν̂
     assert r == pytest.approx([math.log(0.5)] * 2 + [math.log(1.5)] * 2)
@@ -185,38 +182,42 @@ def test_interface_attributes():
         "match",
         "coherence",
         "pairwise",
-        "constraint",
+        "safety",
+        "fairness",
         "random",
     }
     for name, params in ALL:
         obj = get_objective(name, **params)
         assert isinstance(obj, Objective) and obj.name == name
     multi = {n for n, p in ALL if get_objective(n, **p).multi_variant}
-    assert multi == {"coherence", "pairwise", "constraint"}
-    assert not get_objective("constraint", cost={}).multi_variant
+    assert multi == {"coherence", "pairwise", "fairness"}
+    assert not get_objective("safety", cost={}).multi_variant
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
         (lambda: get_objective("nope"), "allowed: correctness, entropy"),
-        (lambda: get_objective("entropy", gamma=2), "unknown parameter.*gamma.*allowed: estimator"),
+        (lambda: get_objective("entropy", gamma=2), "unknown parameter.*gamma.*allowed: table_bound, estimator"),
         (lambda: get_objective("entropy", estimator="leave_one_out"), "allowed: plugin, minimax"),
         (lambda: get_objective("gini", estimator="minimax"), "allowed: leave_one_out, plugin"),
         (lambda: get_objective("coherence", consensus="median"), "allowed: geometric, arithmetic"),
         (lambda: get_objective("coherence", smoothing=0.0), "smoothing > 0"),
-        (lambda: get_objective("constraint", kind="privacy"), "allowed: safety, fairness"),
-        (lambda: get_objective("constraint", delta=0.1), "cost"),
+        (lambda: get_objective("safety", kind="fairness"), "unknown parameter.*kind.*allowed: cost, delta"),
+        (lambda: get_objective("majority", estimator="plugin"), "unknown parameter.*estimator.*unparsed_penalty"),
+        (lambda: get_objective("correctness", unparsed_penalty=1.0), "allowed: none"),
+        (lambda: get_objective("entropy", table_bound=0), "table_bound must be > 0"),
+        (lambda: get_objective("safety", delta=0.1), "cost"),
         (lambda: get_objective("match"), "p"),
         (lambda: get_objective("entropy").rewards([["a", 3]]), r"groups\[0\]\[1\]"),
         (lambda: get_objective("entropy").rewards("abc"), "groups"),
-        (lambda: get_objective("entropy").rewards([["a"]], [[1, 0]]), "same shape"),
-        (lambda: get_objective("entropy").rewards([["a"]], correctness_weight=1.0), "needs correct"),
+        (lambda: get_objective("correctness").rewards([["a"]], [[1, 0]]), "same shape"),
+        (lambda: get_objective("correctness").rewards([["a"]]), "need correct"),
         (lambda: get_objective("entropy").optimum({"a": 0.5, "b": 0.6}, 1.0), "sum to 1"),
         (lambda: get_objective("entropy").optimum({"a": 1.0}, 0.0), "beta"),
         (lambda: get_objective("entropy").optimum({"a": 1.0}, 1.0, R={"a": 1.0}), "correctness_weight > 0"),
         (lambda: get_objective("correctness").optimum({"a": 1.0}, 1.0), "needs R"),
-        (lambda: get_objective("constraint", cost={"a": 1.0}).optimum({"a": 1.0}, 1.0), "safe set is empty"),
+        (lambda: get_objective("safety", cost={"a": 1.0}).optimum({"a": 1.0}, 1.0), "safe set is empty"),
     ],
 )
 def test_user_errors_are_one_line_value_errors(call, message):
@@ -255,3 +256,40 @@ def test_game_core_imports_no_torch_or_trl():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_parameters_are_gathered_up_the_class_hierarchy():
+    from alft_cli.game import objective_class
+
+    assert objective_class("correctness").parameters() == ()
+    assert set(objective_class("majority").parameters()) == {"unparsed_penalty"}  # nothing estimated
+    assert set(objective_class("safety").parameters()) == {"cost", "delta", "unparsed_penalty"}
+    assert set(objective_class("gini").parameters()) == {"estimator", "unparsed_penalty"}
+    assert set(objective_class("entropy").parameters()) == {"estimator", "table_bound", "unparsed_penalty"}
+    assert set(objective_class("fairness").parameters()) == {"smoothing", "estimator", "table_bound",
+                                                             "unparsed_penalty"}
+    assert set(objective_class("coherence").parameters()) == {"consensus", "gamma", "smoothing", "estimator",
+                                                              "table_bound", "unparsed_penalty"}
+
+
+def test_sharpen_is_entropy_with_the_opposite_sign():
+    groups = [["a", "a", "b", "c", None]]
+    ent, sharp = get_objective("entropy").rewards(groups)[0], get_objective("sharpen").rewards(groups)[0]
+    assert sharp[:4] == pytest.approx([-v for v in ent[:4]])
+    nu = {"a": 0.5, "b": 0.3, "c": 0.2}
+    assert get_objective("sharpen").optimum(nu, 2.0) == pytest.approx(_power(nu, 2.0))  # ν* ∝ ref^{β/(β-1)}
+    assert max(get_objective("sharpen").optimum(nu, 0.5).values()) == 1.0  # β ≤ 1: collapse on the mode
+
+
+def _power(nu, beta):
+    w = {z: p ** (beta / (beta - 1)) for z, p in nu.items()}
+    return {z: v / sum(w.values()) for z, v in w.items()}
+
+
+@pytest.mark.parametrize("G", [16, 32])
+def test_minimax_table_is_bounded_by_default_at_large_G(G):
+    obj = get_objective("entropy", estimator="minimax")
+    assert obj.table_bound == 10.0
+    group = ["a"] * (G - 4) + ["b"] * 4
+    assert max(abs(v) for v in obj.rewards([group])[0]) <= 10.0
+    assert max(abs(v) for v in log_table(G, "minimax")) > 100  # unbounded (table_bound=null): what it prevents

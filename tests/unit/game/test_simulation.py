@@ -29,13 +29,13 @@ SIM = [
     ("majority", {}, {}, 1.0, 16, 0.03),  # the group mode smooths 1[z = mode]: 0.09 at G = 8
     ("match", {"p": P_MATCH, "estimator": "minimax"}, {}, 1.0, 8, 0.03),
     ("random", {}, {}, 1.0, 8, 0.02),
-    ("constraint", {"cost": {"A": 1.0, "B": 0.5}, "delta": 0.2}, {}, 0.6, 16, 0.08),  # plug-in projection
+    ("safety", {"cost": {"A": 1.0, "B": 0.5}, "delta": 0.2}, {}, 0.6, 16, 0.08),  # plug-in projection
     ("coherence", {"consensus": "geometric"}, {}, 1.0, 8, 0.06),
     ("coherence", {"consensus": "arithmetic"}, {}, 1.0, 8, 0.06),
     ("coherence", {"consensus": "power", "gamma": 1.5}, {}, 1.0, 8, 0.1),
     ("coherence", {"consensus": "majority"}, {}, 1.0, 8, 0.04),
     ("pairwise", {}, {}, 2.5, 8, 0.01),
-    ("constraint", {"kind": "fairness"}, {"R": R_GOLD, "correctness_weight": 1.0}, 1.0, 8, 0.06),
+    ("fairness", {}, {"R": R_GOLD, "correctness_weight": 1.0}, 1.0, 8, 0.06),
 ]
 
 

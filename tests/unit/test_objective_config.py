@@ -20,7 +20,7 @@ REQUIRED = [
     "match",
     "coherence",
     "pairwise",
-    "constraint",
+    "safety",
     "random",
     "coherence_correctness",
     "entropy_correctness",
