@@ -23,9 +23,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from alft_cli.backends import Job, Sampling, build_jobs, check_backend, make_backend, run_jobs
+from alft_cli.backends import Job, Sampling, build_jobs, make_backend, run_jobs
 from alft_cli.errors import UserError
 from alft_cli.runs import run_dir, write_json
+from alft_cli.validate import check_eval
 
 log = logging.getLogger(__name__)
 CACHE, CACHE_META = "completions.partial.jsonl", "completions.meta.json"
@@ -34,7 +35,7 @@ SMOLLM2_LABEL = "SmolLM2-135M-Instruct (Q4_1, dequantized)"
 
 def run_eval(cfg: DictConfig) -> dict:
     """Evaluate per `cfg` into the run directory; returns metrics.json (`{"models": …}` for several)."""
-    ks = _check(cfg)
+    ks = check_eval(cfg)
     out = run_dir()
     if cfg.eval.completions_file:
         return _rescore(cfg, ks, out)
@@ -57,27 +58,6 @@ def run_eval(cfg: DictConfig) -> dict:
     print(write_comparison(out, results, {"models": ", ".join(label for label, _ in results), **common}))
     print(f"report: {out / 'report.md'}")
     return {"models": dict(results)}
-
-
-def _check(cfg: DictConfig) -> list[int]:
-    """Validate the eval options before any model loads; returns the k values."""
-    e = cfg.eval
-    ks = [int(k) for k in e.k]
-    if not ks or min(ks) < 1:
-        raise UserError(f"eval.k={ks} must list values >= 1, e.g. eval.k=[1,4,8]")
-    if e.completions_file:
-        return ks
-    if int(e.n) < 1:
-        raise UserError(f"eval.n={e.n} must be >= 1 (samples per problem)")
-    if max(ks) > e.n:
-        raise UserError(f"eval.k={ks} needs eval.n >= {max(ks)} samples per problem (eval.n={e.n})")
-    if e.temperature < 0:
-        raise UserError(f"eval.temperature={e.temperature} must be >= 0 (0 = greedy)")
-    if e.temperature == 0 and e.n > 1:
-        raise UserError(f"eval.n={e.n} with eval.temperature=0: greedy samples are identical; "
-                        "set eval.n=1 or eval.temperature>0")
-    check_backend(e, "eval")
-    return ks
 
 
 def model_entries(cfg: DictConfig) -> list[tuple[str, Any]]:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from alft_cli.backends import Sampling, build_jobs, check_backend, make_backend, run_jobs
-from alft_cli.errors import UserError
+from alft_cli.backends import Sampling, build_jobs, make_backend, run_jobs
 from alft_cli.runs import run_dir, write_json
+from alft_cli.validate import check_sample
 
 UNPARSED = "<unparsed>"
 
@@ -25,10 +25,8 @@ def run_sample(cfg: DictConfig) -> list[dict]:
     from alft_cli.answers import extract_answer
     from alft_cli.models import resolve_model
 
+    check_sample(cfg)
     s = cfg.sample
-    if int(s.n) < 1 or s.temperature < 0:
-        raise UserError(f"sample.n={s.n} must be >= 1 and sample.temperature={s.temperature} >= 0")
-    check_backend(s, "sample")
     jobs = build_jobs(cfg.dataset, s.split, s.limit, s.transforms, cfg.seed, "sample.transforms")
     sampling = Sampling(int(s.n), float(s.temperature), float(s.top_p), int(s.max_new_tokens))
     backend = make_backend(s, cfg.model, resolve_model(cfg.model), sampling, "sample")

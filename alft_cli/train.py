@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from alft_cli.data import Problem, build_messages, load_split
-from alft_cli.errors import UserError
 from alft_cli.runs import is_main_process, peak_rss_gb, run_dir, seed_everything, write_json
+from alft_cli.validate import ObjectiveConfig, check_train
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +33,10 @@ def heldout_accuracy(model: Any, tokenizer: Any, problems: list[Problem], cfg: D
     return sum(r["correct"] for r in scored) / len(scored)
 
 
-def variant_names(cfg: DictConfig) -> list[str]:
-    """Transformations applied to each training prompt (identity alone when the objective has none)."""
-    return list(cfg.objective.get("transforms") or ["identity"])
-
-
-def training_rows(problems: list[Problem], cfg: DictConfig) -> list[dict]:
-    """Problem-major rows: row p*m + j is transformation j of problem p (see VariantBlockSampler)."""
+def training_rows(problems: list[Problem], names: Sequence[str], cfg: DictConfig) -> list[dict]:
+    """Problem-major rows: row p*m + j is transformation `names[j]` of problem p (see VariantBlockSampler)."""
     from alft_cli.transforms import make_variants
 
-    names = variant_names(cfg)
     rows = []
     for p in problems:
         for j, question in enumerate(make_variants(p.question, names, seed=cfg.seed)):
@@ -50,31 +45,22 @@ def training_rows(problems: list[Problem], cfg: DictConfig) -> list[dict]:
     return rows
 
 
-def reward_functions(cfg: DictConfig, num_generations: int) -> tuple[list, list[float]]:
-    """TRL reward functions and weights: the answer-level term and, when weighted, gold correctness."""
+def reward_functions(objective: ObjectiveConfig, dcfg: Any, num_generations: int) -> list:
+    """The TRL reward functions of `objective.components()`, in that order (their weights: TRL's reward_weights)."""
     from alft_cli.rewards import AnswerLevelReward, CorrectnessReward
 
-    ocfg = cfg.objective
-    style, strict = cfg.dataset.style, bool(cfg.dataset.get("strict", False))
-    funcs, weights = [], []
-    if ocfg.name != "correctness":
-        from alft_cli.game import get_objective
-
-        params = OmegaConf.to_container(ocfg.params, resolve=True) if ocfg.get("params") else {}
-        objective = get_objective(ocfg.name, **params)
-        funcs.append(AnswerLevelReward(objective, num_generations, len(variant_names(cfg)), style, strict))
-        weights.append(float(ocfg.get("answer_weight", 1.0)))
-    correctness_weight = 1.0 if ocfg.name == "correctness" else float(ocfg.get("correctness_weight", 0.0))
-    if correctness_weight:
-        funcs.append(CorrectnessReward(style, strict))
-        weights.append(correctness_weight)
-    return funcs, weights
+    style, strict = dcfg.style, bool(dcfg.get("strict", False))
+    build = {
+        "answer_level": lambda: AnswerLevelReward(objective.build(), num_generations, len(objective.transforms),
+                                                  style, strict),
+        "correctness": lambda: CorrectnessReward(style, strict),
+    }
+    return [build[name]() for name, _ in objective.components()]
 
 
 def run_train(cfg: DictConfig) -> dict:
     """Train per `cfg` and return the metrics written to `metrics.json`."""
     import datasets
-    from hydra.utils import instantiate
 
     from alft_cli.runs import JsonlMetricsCallback
     from alft_cli.scale import check_scale_setup, load_policy, peft_config, save_final_model
@@ -82,6 +68,9 @@ def run_train(cfg: DictConfig) -> dict:
 
     start = time.time()
     out = run_dir()
+    # every option first: nothing below loads a model or a dataset before the config is known to be good
+    objective, args = check_train(cfg, output_dir=str(out), seed=cfg.seed, **_device_overrides(cfg))
+    funcs = reward_functions(objective, cfg.dataset, args.num_generations)
     check_scale_setup(cfg)  # vLLM / DeepSpeed / QLoRA requested but missing: one clear error
     seed_everything(cfg.seed)
     model_path, model, tokenizer = load_policy(cfg.model)
@@ -93,18 +82,13 @@ def run_train(cfg: DictConfig) -> dict:
     log.info("held-out accuracy before training: %.3f", before)
 
     _logger_env(cfg, out)
-    args = instantiate(cfg.trainer, output_dir=str(out), seed=cfg.seed, _convert_="all", **_device_overrides(cfg))
-    _check_geometry(args, len(variant_names(cfg)))
-    funcs, weights = reward_functions(cfg, args.num_generations)
-    args.reward_weights = weights
     trainer = CoherenceGRPOTrainer(
         model=model,
         args=args,
         reward_funcs=funcs,
-        train_dataset=datasets.Dataset.from_list(training_rows(train_problems, cfg)),
+        train_dataset=datasets.Dataset.from_list(training_rows(train_problems, objective.transforms, cfg)),
         processing_class=tokenizer,
         callbacks=[JsonlMetricsCallback(out / "train_log.jsonl")],
-        num_variants=len(variant_names(cfg)),
         peft_config=peft_config(cfg.model),  # LoRA when model.lora.enabled (alft_cli.scale)
     )
     trainer.train(resume_from_checkpoint=_resume_arg(args.resume_from_checkpoint, out))
@@ -127,17 +111,6 @@ def run_train(cfg: DictConfig) -> dict:
     if is_main_process():
         write_json(out / "metrics.json", metrics)
     return metrics
-
-
-def _check_geometry(args: Any, num_variants: int) -> None:
-    """A generation batch must hold whole problems: all m variants × G completions."""
-    per_problem = num_variants * args.num_generations
-    if args.generation_batch_size % per_problem:
-        raise UserError(
-            f"a generation batch of {args.generation_batch_size} completions (trainer.per_device_train_batch_size "
-            f"× gradient_accumulation_steps × processes) does not hold whole problems of {num_variants} variants × "
-            f"{args.num_generations} generations = {per_problem}; make it a multiple of {per_problem}"
-        )
 
 
 def _logger_env(cfg: DictConfig, out: Path) -> None:

@@ -2,16 +2,22 @@
 
 The answer-level reward itself is an ordinary TRL reward function (`alft_cli.rewards`); the only hook
 overridden here is `_get_train_sampler`, so that the m transformed prompts of one problem, each repeated
-G times, land together in one generation batch and the consensus sees all m×G answers.
+G times, land together in one generation batch and the consensus sees all m×G answers. Its options live
+on `CoherenceGRPOConfig` (a `GRPOConfig` with `num_variants`), checked before TRL sees them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import torch
+from datasets import IterableDataset
 from torch.utils.data import Sampler
-from trl import GRPOTrainer
+from trl import GRPOConfig, GRPOTrainer
+
+from alft_cli.errors import UserError
 
 OVERRIDDEN_HOOKS = ("_get_train_sampler",)
 
@@ -52,21 +58,73 @@ class VariantBlockSampler(Sampler[int]):
         return (self.n_problems // k) * k * self.m * self.G * self.repeat_count
 
 
+@dataclass
+class CoherenceGRPOConfig(GRPOConfig):
+    """`GRPOConfig` plus the number of prompt variants per problem; nonsense values are refused here.
+
+    Errors are `UserError`s naming the `trainer.` key; TRL's own checks run first (`super().__post_init__`).
+    """
+
+    num_variants: int = field(default=1, metadata={"help": "prompt variants per problem (m): a generation batch "
+                                                           "holds whole problems of m × num_generations rows"})
+
+    def __post_init__(self):
+        if not (isinstance(self.num_variants, int) and self.num_variants >= 1):
+            raise UserError(f"num_variants={self.num_variants!r} must be an integer >= 1")
+        if not (math.isfinite(self.beta) and self.beta >= 0):
+            raise UserError(f"trainer.beta={self.beta} must be >= 0 (the KL weight; > 0 for answer-level objectives)")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise UserError(f"trainer.temperature={self.temperature} must be > 0 (GRPO samples its completions)")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise UserError(f"trainer.max_steps={self.max_steps} must be >= 1 (or -1: trainer.num_train_epochs)")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise UserError(f"trainer.learning_rate={self.learning_rate} must be > 0")
+        super().__post_init__()
+        per_problem = self.num_variants * self.num_generations
+        if self.generation_batch_size % per_problem:
+            raise UserError(
+                f"a generation batch of {self.generation_batch_size} completions (trainer.per_device_train_batch_size "
+                f"× gradient_accumulation_steps × processes) does not hold whole problems of {self.num_variants} "
+                f"variants × {self.num_generations} generations = {per_problem}; make it a multiple of {per_problem}")
+
+
+def check_answer_level(args: GRPOConfig) -> None:
+    """An answer-level reward needs unscaled advantages summed as TRL does by default: the README's β mapping
+    (TRL's beta = the game's β) holds only then."""
+    if args.scale_rewards != "none":
+        raise UserError(f"trainer.scale_rewards={args.scale_rewards!r}: answer-level objectives need "
+                        "scale_rewards=none (dividing by the group std changes β from group to group)")
+    if args.multi_objective_aggregation != "sum_then_normalize":
+        raise UserError(f"trainer.multi_objective_aggregation={args.multi_objective_aggregation!r}: answer-level "
+                        "objectives need the default sum_then_normalize (weighted rewards summed before advantages)")
+
+
 class CoherenceGRPOTrainer(GRPOTrainer):
     """GRPO whose generation batches hold whole problems (all variants × G completions)."""
 
-    def __init__(self, *args, num_variants: int = 1, **kwargs):
-        self.num_variants = num_variants
-        super().__init__(*args, **kwargs)
+    def __init__(self, model, reward_funcs=None, args: CoherenceGRPOConfig | None = None, train_dataset=None,
+                 **kwargs):
+        if not isinstance(args, CoherenceGRPOConfig):
+            raise TypeError(f"CoherenceGRPOTrainer needs args=CoherenceGRPOConfig(...), got {type(args).__name__}")
+        if isinstance(train_dataset, IterableDataset):
+            raise TypeError("CoherenceGRPOTrainer needs a map-style datasets.Dataset: with an IterableDataset TRL "
+                            "skips _get_train_sampler and a problem's variants would no longer share a batch")
+        from alft_cli.rewards import AnswerLevelReward
+
+        funcs = reward_funcs if isinstance(reward_funcs, list) else [reward_funcs]
+        if any(isinstance(f, AnswerLevelReward) for f in funcs):
+            check_answer_level(args)
+        super().__init__(model, reward_funcs, args, train_dataset, **kwargs)
 
     def _get_train_sampler(self, dataset=None) -> Sampler:
         dataset = self.train_dataset if dataset is None else dataset
+        args = self.args
         return VariantBlockSampler(
             n_rows=len(dataset),
-            num_variants=self.num_variants,
-            num_generations=self.num_generations,
-            rows_per_batch=self.args.generation_batch_size // self.num_generations,
-            repeat_count=self.num_iterations * self.args.steps_per_generation,
-            shuffle=self.shuffle_dataset,
-            seed=self.args.seed,
+            num_variants=args.num_variants,
+            num_generations=args.num_generations,
+            rows_per_batch=args.generation_batch_size // args.num_generations,
+            repeat_count=args.num_iterations * args.steps_per_generation,
+            shuffle=args.shuffle_dataset,
+            seed=args.seed,
         )
