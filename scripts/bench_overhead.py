@@ -26,21 +26,22 @@ warnings.filterwarnings("ignore")
 def build(kind: str, model_path, args, out_dir: str):
     import datasets
     import reasoning_gym
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOTrainer
 
     from alft_cli.game import get_objective
     from alft_cli.models import load_model_and_tokenizer
     from alft_cli.rewards import AnswerLevelReward
-    from alft_cli.trainer import CoherenceGRPOTrainer
+    from alft_cli.trainer import CoherenceGRPOConfig, CoherenceGRPOTrainer
     from alft_cli.transforms import make_variants
 
     model, tokenizer = load_model_and_tokenizer(model_path)
     rows = list(reasoning_gym.create_dataset("chain_sum", size=64, seed=1, min_terms=2, max_terms=2,
                                              min_digits=1, max_digits=1))
-    config = GRPOConfig(output_dir=out_dir, use_cpu=True, bf16=False, activation_checkpointing=False,
-                        num_generations=4, per_device_train_batch_size=8, max_completion_length=args.tokens,
-                        max_steps=args.steps, logging_steps=1, save_strategy="no", report_to=[], beta=0.1,
-                        scale_rewards="none", seed=0, disable_tqdm=True)
+    config = CoherenceGRPOConfig(output_dir=out_dir, num_variants=2, use_cpu=True, bf16=False, activation_checkpointing=False,
+                                 num_generations=4, per_device_train_batch_size=8,
+                                 max_completion_length=args.tokens, max_steps=args.steps, logging_steps=1,
+                                 save_strategy="no", report_to=[], beta=0.1, scale_rewards="none", seed=0,
+                                 disable_tqdm=True)
     data = [{"prompt": [{"role": "user", "content": q}], "uid": f"p{i}", "variant": j}
             for i, r in enumerate(rows) for j, q in enumerate(make_variants(r["question"], ["identity", "paraphrase"], 0))]
     if kind == "plain":  # the same prompts, TRL's own sampler and a trivial per-sample reward
@@ -49,7 +50,7 @@ def build(kind: str, model_path, args, out_dir: str):
                            train_dataset=datasets.Dataset.from_list([{"prompt": d["prompt"]} for d in data]))
     reward = AnswerLevelReward(get_objective("coherence"), num_generations=4, num_variants=2)
     return CoherenceGRPOTrainer(model=model, args=config, reward_funcs=[reward], processing_class=tokenizer,
-                                train_dataset=datasets.Dataset.from_list(data), num_variants=2)
+                                train_dataset=datasets.Dataset.from_list(data))
 
 
 def step_times(trainer) -> list[float]:

@@ -130,19 +130,19 @@ def _compose(overrides: list[str]):
 def test_lora_with_kl_uses_the_adapter_free_base_as_reference(tmp_path):
     import datasets
     import torch
-    from trl import GRPOConfig
 
     from alft_cli.models import load_model_and_tokenizer, resolve_model
     from alft_cli.rewards import CorrectnessReward
     from alft_cli.scale import peft_config
-    from alft_cli.trainer import CoherenceGRPOTrainer
+    from alft_cli.trainer import CoherenceGRPOConfig, CoherenceGRPOTrainer
 
     cfg = _compose(["model=tiny", "model.lora.enabled=true", "model.lora.r=4"])
     path = resolve_model(cfg.model)
     model, tokenizer = load_model_and_tokenizer(path)
     n_base = sum(p.numel() for p in model.parameters())
-    args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, activation_checkpointing=False, beta=0.1,
-                      num_generations=2, per_device_train_batch_size=2, max_completion_length=4, report_to=[])
+    args = CoherenceGRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, activation_checkpointing=False,
+                               beta=0.1, num_generations=2, per_device_train_batch_size=2, max_completion_length=4,
+                               report_to=[])
     rows = [{"prompt": [{"role": "user", "content": "1+1?"}], "uid": "a", "variant": 0, "gold": "2"}] * 4
     trainer = CoherenceGRPOTrainer(model=model, args=args, reward_funcs=[CorrectnessReward()],
                                    train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer,

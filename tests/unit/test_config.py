@@ -44,17 +44,20 @@ def test_every_experiment_composes(experiment):
     text = (conf_dir() / "experiment" / f"{experiment}.yaml").read_text()
     assert text.startswith("# @package _global_\n")  # Hydra reads the header only on the first lines
     assert text.splitlines()[1] == f"# alft train +experiment={experiment}"
-    assert cfg.trainer._target_ == "trl.GRPOConfig"
+    assert cfg.trainer._target_ == "alft_cli.trainer.CoherenceGRPOConfig"
 
 
 def test_trainer_configs_build_grpo_config():
-    from hydra.utils import instantiate
+    from trl import GRPOConfig
+
+    from alft_cli.validate import trainer_config
 
     for option in group_choices("trainer"):
         cfg = _compose("train", [f"trainer={option}"])
         overrides = {"use_cpu": True, "bf16": False} if option != "cpu" else {}
-        args = instantiate(cfg.trainer, output_dir="/tmp/alft-test", _convert_="all", **overrides)
-        assert args.beta > 0, "answer-level objectives need a KL anchor (ALGORITHM.md)"
+        args = trainer_config(cfg.trainer, output_dir="/tmp/alft-test", **overrides)
+        assert isinstance(args, GRPOConfig)
+        assert args.beta > 0, "answer-level objectives need a KL anchor (docs/method.md)"
         assert args.scale_rewards == "none"
 
 
@@ -72,9 +75,11 @@ def test_experiment_values_win_over_primary_defaults():
 def test_every_objective_builds_its_reward_functions(option):
     """Objective params are resolved before they reach the game: the random control follows the run's seed."""
     from alft_cli.train import reward_functions
+    from alft_cli.validate import ObjectiveConfig
 
     cfg = _compose("train", [f"objective={option}", "seed=3"])
-    funcs, weights = reward_functions(cfg, num_generations=4)
-    assert funcs and len(funcs) == len(weights)
+    objective = ObjectiveConfig.read(cfg.objective)
+    funcs = reward_functions(objective, cfg.dataset, num_generations=4)
+    assert [f.__name__ for f in funcs] == [name for name, _ in objective.components()]
     if option == "random":
         assert funcs[0].objective.seed == 3
