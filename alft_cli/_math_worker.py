@@ -6,7 +6,7 @@ answers True/False; when the answer does not come within `timeout_s` the child i
 starts at the next call) and the verdict is None (*undecided*). No signals, so any thread may call;
 calls are serialised by a lock. The child starts lazily at the first call (importing sympy and
 math-verify and warming them up takes seconds, not counted against `timeout_s`), exits when its
-parent does, and is restarted in a forked child process instead of being shared with the parent.
+parent does; a forked child process starts its own instead of sharing the parent's.
 The child's own work is the same on every machine: its time only matters when it overruns.
 """
 
@@ -45,10 +45,10 @@ class MathVerifier:
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._owner_pid = 0
         self._buffer = b""
         self.restarts = 0  # workers killed after an overrun (for diagnostics and tests)
         atexit.register(self.close)
+        os.register_at_fork(after_in_child=self._forget_parents_worker)
 
     def verify(self, gold: str, pred: str) -> bool | None:
         request = json.dumps({"gold": gold, "pred": pred}).encode() + b"\n"
@@ -77,12 +77,9 @@ class MathVerifier:
 
     def _running(self) -> subprocess.Popen[bytes] | None:
         """The live worker of this process, started (and awaited) when there is none."""
-        if self._proc is not None and self._owner_pid == os.getpid() and self._proc.poll() is None:
+        if self._proc is not None and self._proc.poll() is None:
             return self._proc
-        if self._owner_pid != os.getpid():
-            self._proc = None  # inherited through fork: the parent's worker is not ours to use or kill
-        else:
-            self._stop()
+        self._stop()
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -91,7 +88,7 @@ class MathVerifier:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, bufsize=0, start_new_session=True,
         )
-        self._owner_pid, self._buffer = os.getpid(), b""
+        self._buffer = b""
         ready = self._read_line(STARTUP_TIMEOUT_S)
         if ready is None:
             self._stop()
@@ -120,13 +117,23 @@ class MathVerifier:
 
     def _stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or self._owner_pid != os.getpid():
-            return
-        proc.kill()
-        proc.wait()
-        for pipe in (proc.stdin, proc.stdout):
-            if pipe is not None:
-                pipe.close()
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+            _close_pipes(proc)
+
+    def _forget_parents_worker(self) -> None:
+        """In a forked child: the parent's worker (and a lock another thread may hold) are not ours."""
+        self._lock = threading.Lock()
+        if self._proc is not None:
+            _close_pipes(self._proc)
+        self._proc, self._buffer = None, b""
+
+
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
 
 
 def _write_all(proc: subprocess.Popen[bytes], data: bytes) -> None:

@@ -112,3 +112,20 @@ def test_the_worker_exits_with_its_parent() -> None:
     while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
         time.sleep(0.2)
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_a_forked_child_starts_its_own_worker() -> None:
+    verifier = MathVerifier(timeout_s=300)
+    try:
+        assert verifier.verify("x+1", "1+x") is True
+        parents_worker = verifier._proc.pid  # type: ignore[union-attr]
+        child = os.fork()
+        if child == 0:  # pragma: no cover — runs in the forked child
+            ok = verifier.verify("2x", "x+x") is True and verifier._proc.pid != parents_worker  # type: ignore[union-attr]
+            verifier.close()
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert verifier.verify("x^2", "x \\cdot x") is True and verifier._proc.pid == parents_worker  # type: ignore[union-attr]
+    finally:
+        verifier.close()
