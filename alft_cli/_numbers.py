@@ -34,19 +34,18 @@ NUMBER_RE = re.compile(
     re.ASCII,
 )
 
+_FRAC = (  # \frac{a}{b} (numerator may be signed) or \frac34, also \dfrac and \tfrac
+    r"\\[dt]?frac(?:\s{0,4}\{\s{0,4}([-+]?[0-9.,]{1,40})\s{0,4}\}\s{0,4}\{\s{0,4}([0-9.,]{1,40})\s{0,4}\}"
+    r"|([0-9])([0-9]))"
+)
 _LATEX_SUBS = [
     (
         re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s{0,4}\{([^{}]{0,200})\}"),
         r" \1 ",
     ),
-    (
-        re.compile(
-            r"\\[dt]?frac\s{0,4}\{\s{0,4}([-+]?[0-9.,]{1,40})\s{0,4}\}\s{0,4}"
-            r"\{\s{0,4}([0-9.,]{1,40})\s{0,4}\}"
-        ),
-        r"\1/\2",
-    ),
-    (re.compile(r"\\[dt]?frac([0-9])([0-9])"), r"\1/\2"),
+    # a fraction right after digits is the fractional part of a mixed number: 3\frac{1}{2} is 3 1/2
+    (re.compile(rf"(?<=[0-9])\s{{0,4}}{_FRAC}"), r" \1\3/\2\4"),
+    (re.compile(_FRAC), r"\1\3/\2\4"),
     (re.compile(r"\{,\}"), ","),
     (re.compile(r"\\[,;: ]"), " "),
     (re.compile(r"\\(?:!|left|right|displaystyle)"), ""),
@@ -77,6 +76,8 @@ def _value(m: re.Match[str]) -> Fraction | None:
         value = Fraction(m.group("bare"))
     else:
         digits = re.sub(r"[^0-9]", "", m.group("int"))
+        if m.group("int")[0] == "0" and len(digits) > 3 and not m.group("int").isdigit():
+            return None  # "0,500" is no thousands-separated number (a list, or a decimal comma)
         value = Fraction(digits + (m.group("dec") or "")) * Fraction(10) ** int(m.group("exp") or 0)
         if m.group("den") is not None:
             den = int(m.group("den"))
@@ -110,6 +111,10 @@ def _format(value: Fraction) -> str:
 
 def canonical_number(m: re.Match[str]) -> str | None:
     """Canonical string of a `NUMBER_RE` match; None when unparseable or over `MAX_DIGITS` digits."""
+    whole = m.group("int")
+    if whole is not None and whole.isdigit() and m.end("int") == m.end() and len(whole) <= MAX_DIGITS:
+        digits = whole.lstrip("0") or "0"  # plain integers, most answers: no Fraction arithmetic
+        return "-" + digits if (m.group("sign") or m.group("sign2") or "+") != "+" and digits != "0" else digits
     value = _value(m)
     if value is None:
         return None

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from alft_cli.answers import check_answer, extract_answer
+from alft_cli.answers import Verdict, check_answer, extract_answer, judge_answer
 
 
 def completion_text(completion: Any) -> str:
@@ -123,7 +123,9 @@ class AnswerLevelReward:
                 continue
             with_gold += 1
             pooled = [a for variant in g for a in variant]
-            totals["accuracy"] += sum(check_answer(a, gold, self.style) for a in pooled) / len(pooled)
+            verdicts = [judge_answer(a, gold, self.style) for a in pooled]
+            totals["accuracy"] += verdicts.count(Verdict.CORRECT) / len(pooled)
+            totals["undecided_rate"] += verdicts.count(Verdict.UNDECIDED) / len(pooled)
             top = modes(counts(pooled))
             majority = top[0] if top else None
             totals["majority_accuracy"] += float(majority is not None and check_answer(majority, gold, self.style))
@@ -136,5 +138,5 @@ class AnswerLevelReward:
         return stats
 
 
-_GOLD_KEYS = ("accuracy", "majority_accuracy", "target_mode_correct")
+_GOLD_KEYS = ("accuracy", "majority_accuracy", "target_mode_correct", "undecided_rate")
 

@@ -27,17 +27,20 @@ DEFAULT_VARIANT = "identity"
 
 
 def score_rows(rows: Sequence[dict], style: str, strict: bool = False) -> list[dict]:
-    """Each row plus its extracted `answer` and whether it is `correct` (checker: alft_cli.answers)."""
-    from alft_cli.answers import check_answer, extract_answer
+    """Each row plus its extracted `answer`, whether it is `correct` and whether the checker left it
+    `undecided` (scored not correct; alft_cli.answers)."""
+    from alft_cli.answers import Verdict, extract_answer, judge_answer
 
-    verdicts: dict[tuple[str | None, str], bool] = {}
+    verdicts: dict[tuple[str | None, str], Verdict] = {}
     scored = []
     for row in rows:
         answer = extract_answer(row["completion"], style, strict=strict)
         key = (answer, str(row["gold"]))
         if key not in verdicts:
-            verdicts[key] = check_answer(answer, key[1], style)
-        scored.append({**row, "answer": answer, "correct": verdicts[key]})
+            verdicts[key] = judge_answer(answer, key[1], style)
+        verdict = verdicts[key]
+        scored.append({**row, "answer": answer, "correct": verdict is Verdict.CORRECT,
+                       "undecided": verdict is Verdict.UNDECIDED})
     return scored
 
 
@@ -84,6 +87,8 @@ def compute_metrics(scored: Sequence[dict], ks: Sequence[int]) -> dict:
         log.warning("dropping k > n = %d from %s", n_min, list(ks))
     metrics = summarize(problems, usable)
     metrics["n_samples"] = sum(len(p.answers) for p in problems)
+    metrics["undecided_rate"] = sum(bool(r.get("undecided")) for r in scored
+                                    if str(r.get("variant") or DEFAULT_VARIANT) == names[0]) / metrics["n_samples"]
     metrics["samples_per_problem"] = n_min
     curve = curve_ks(n_min, usable)
     metrics["curve"] = {

@@ -65,7 +65,7 @@ def test_several_models_one_table_and_rescoring_reproduces_metrics(two_models, t
         assert protocol["checker_version"] and "{question}" in protocol["prompt_template"]
         samples = _jsonl(sub / "samples.jsonl")
         assert len(samples) == 2 * 2 * 2 and set(samples[0]) == {"id", "variant", "completion", "answer",
-                                                                  "correct", "gold"}
+                                                                  "correct", "undecided", "gold"}
         report = (sub / "report.md").read_text()
         assert "## Protocol" in report and "checker_version: " in report and "## Transformations" in report
         for png in ("pass_at_k.png", "answer_histograms.png"):

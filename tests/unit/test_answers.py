@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from alft_cli import answers
-from alft_cli.answers import STYLES, canonicalize, check_answer, extract_answer, parse_gold
+from alft_cli.answers import (
+    STYLES,
+    Verdict,
+    canonicalize,
+    check_answer,
+    extract_answer,
+    judge_answer,
+    parse_gold,
+)
 
 # (text, expected with fallback, expected strict)
 EXTRACTION = {
@@ -192,8 +200,10 @@ def test_check_answer(pred: str | None, gold: str, style: str, expected: bool) -
 
 
 def test_math_verify_gets_gold_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    """open-r1#557: math_verify.verify is asymmetric; alft must call verify(gold, pred)."""
+    """open-r1#557: math_verify.verify is asymmetric; the worker must call verify(gold, pred)."""
     import math_verify
+
+    from alft_cli._math_worker import verify_pair
 
     seen = []
     real_verify = math_verify.verify
@@ -203,7 +213,7 @@ def test_math_verify_gets_gold_first(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_verify(gold, target, **kwargs)
 
     monkeypatch.setattr(math_verify, "verify", spy)
-    assert check_answer("\\sqrt{9}", "3", "math") is True
+    assert verify_pair("3", "\\sqrt{9}") is True
     ((gold, target),) = seen
     assert [str(x) for x in gold] == ["3", "3"] and "sqrt" in str(target[-1])
 
@@ -218,7 +228,7 @@ MATH_EXTRACTION = {
     "boxed latex": ("so \\boxed{\\frac{\\sqrt{3}}{2}}.", "\\frac{\\sqrt{3}}{2}"),
     "boxed number": ("\\boxed{\\dfrac{1}{2}}", "0.5"),
     "answer-is inline math": ("The final answer is $x^2 + 1$.", "x^2+1"),
-    "fallback inline math": ("We get $y = 3$ and then $\\pi r^2$", "\\pir^2"),
+    "fallback inline math": ("We get $y = 3$ and then $\\pi r^2$", "\\pi r^2"),
     "fallback number": ("it is 12", "12"),
 }
 
@@ -244,4 +254,125 @@ def test_unknown_style_is_one_clear_error(fn) -> None:  # type: ignore[no-untype
 
 def test_public_constants() -> None:
     assert STYLES == ("gsm8k", "math", "exact")
-    assert isinstance(answers.CHECKER_VERSION, str) and answers.CHECKER_VERSION
+    assert answers.CHECKER_VERSION == "2.0.0"
+
+
+# issue 13 items 1-7: (text, style, expected extraction)
+ISSUE13_EXTRACTION = {
+    "1 boxed mixed number gsm8k": ("so \\boxed{2\\frac{1}{2}} hours", "gsm8k", "2.5"),
+    "1 boxed mixed number math": ("\\boxed{1\\frac{4}{5}}", "math", "1.8"),
+    "1 spaced latex mixed number": ("\\boxed{137 \\frac{1}{2}}", "math", "137.5"),
+    "1 negative mixed number": ("\\boxed{-2\\frac{1}{4}}", "math", "-2.25"),
+    "1 dfrac mixed number gsm8k": ("The answer is 3\\dfrac{3}{4} cups.", "gsm8k", "3.75"),
+    "2 matrix rows keep their break": ("\\boxed{\\begin{pmatrix} -1 \\\\ 2 \\end{pmatrix}}", "math",
+                                       "\\begin{pmatrix}-1\\\\2\\end{pmatrix}"),
+    "2 bmatrix with cells": ("\\boxed{\\begin{bmatrix} 1 & \\frac12 \\\\ 0 & 3 \\end{bmatrix}}", "math",
+                             "\\begin{pmatrix}1&0.5\\\\0&3\\end{pmatrix}"),
+    "3 escaped dollar in math": ("The answer is $\\$36$.", "math", "36"),
+    "3 escaped dollars are no math": ("It costs \\$5 and then \\$6", "math", "6"),
+    "4 boxed list with leading zero": ("\\boxed{0, 500}", "math", "0, 500"),
+    "4 leading zero group gsm8k": ("\\boxed{0,500}", "gsm8k", None),
+    "4 thousands still one number": ("\\boxed{8,000}", "math", "8000"),
+    "5 heading is no answer line gsm8k": ("#### Step 1: Compute the sum\n2 + 23 = 25\n\\boxed{25}", "gsm8k", "25"),
+    "5 heading is no answer line math": ("#### Step 1: Compute the sum\n2 + 23 = 25\n\\boxed{25}", "math", "25"),
+    "5 heading then hashes answer": ("#### Step 1\nwork\n#### 18", "gsm8k", "18"),
+    "5 answer-is arithmetic chain": ("The answer is 5 + 3 = 8.", "gsm8k", "8"),
+    "5 hashes arithmetic chain": ("#### 10 + 5 = 15", "gsm8k", "15"),
+    "5 chain with latex times": ("The answer is $4 \\times 3 = \\$12$.", "gsm8k", "12"),
+    "5 chain stops at words": ("The answer is 5 + 3 = 8 and 3 = 3", "gsm8k", "8"),
+    "5 chain math": ("The answer is 5 + 3 = 8.", "math", "8"),
+    "5 words are no chain": ("The answer is 18 apples because 3*6=18", "gsm8k", "18"),
+    "6 number after the last math": ("Final Answer: The largest $n$ is 34.", "math", "34"),
+    "6 math then clause": ("The answer is $\\frac{1}{2}$, since $x = 3$.", "math", "0.5"),
+    "6 minerva format": ("Final Answer: The final answer is $34$. I hope it is correct.", "math", "34"),
+    "6 paren math": ("The answer is \\( \\frac{1}{2} \\).", "math", "0.5"),
+    "6 symbolic answer": ("The final answer is $x^2 + 1$.", "math", "x^2+1"),
+    "6 symbol equation": ("The answer is $n = 34$.", "math", "34"),
+    "7 units under math": ("The answer is 5 apples.", "math", "5"),
+    "7 text units under math": ("The answer is $5\\text{ apples}$.", "math", "5"),
+    "7 degrees": ("\\boxed{30^\\circ}", "math", "30"),
+    "7 bold": ("**Answer:** **18**", "math", "18"),
+}
+
+
+@pytest.mark.parametrize("text,style,expected", ISSUE13_EXTRACTION.values(), ids=ISSUE13_EXTRACTION.keys())
+def test_issue13_extraction(text: str, style: str, expected: str | None) -> None:
+    assert extract_answer(text, style) == expected
+
+
+ISSUE13_CANONICAL = {  # (raw, style): canonical
+    ("3 1/2", "math"): "3.5",
+    ("31/2", "math"): "15.5",
+    ("3\\frac{1}{2}", "gsm8k"): "3.5",
+    ("3 \\frac{5}{2}", "gsm8k"): None,  # improper "mixed" number
+    ("\\begin{pmatrix}-1\\\\2\\end{pmatrix}", "math"): "\\begin{pmatrix}-1\\\\2\\end{pmatrix}",
+    ("\\begin{pmatrix} -1 \\\\ 2 \\\\ \\end{pmatrix}", "math"): "\\begin{pmatrix}-1\\\\2\\end{pmatrix}",
+    ("0,500", "gsm8k"): None,
+    ("0 500", "gsm8k"): None,
+    ("2, 100", "math"): "2, 100",
+    ("2,100", "math"): "2100",
+    ("\\left( \\frac12 , 3 \\right)", "math"): "(0.5, 3)",
+    ("[1,2)", "math"): "[1, 2)",
+    ("\\{ 3,1 \\}", "math"): "\\{3, 1\\}",
+    ("(5)", "math"): "5",
+    ("x = 5", "math"): "5",
+    ("2x - y + 3 = 0", "math"): "2x-y+3=0",
+    ("\\pi r^2", "math"): "\\pi r^2",
+    ("18 apples", "math"): "18",
+    ("3 x", "math"): "3x",  # one letter is a variable, not a unit
+}
+
+
+@pytest.mark.parametrize("raw,style,expected", [(*k, v) for k, v in ISSUE13_CANONICAL.items()],
+                         ids=[repr(k)[:40] for k in ISSUE13_CANONICAL])
+def test_issue13_canonical_forms(raw: str, style: str, expected: str | None) -> None:
+    assert canonicalize(raw, style) == expected
+    if expected is not None:
+        assert canonicalize(expected, style) == expected
+
+
+ISSUE13_CHECKS = {  # decided by alft's own parser: no math-verify needed
+    "latex mixed number equals improper fraction": ("\\frac{7}{2}", "3\\frac{1}{2}", True),
+    "glued digits are not a mixed number": ("31/2", "3\\frac{1}{2}", False),
+    "MATH-500 gold 1 4/5": ("1.8", "1\\frac{4}{5}", True),
+    "MATH-500 gold 137 1/2": ("\\frac{275}{2}", "137 \\frac{1}{2}", True),
+    "MATH-500 gold 137 1/2 wrong": ("1371/2", "137 \\frac{1}{2}", False),
+    "vector with or without spaces": ("\\begin{pmatrix}-1\\\\2\\end{pmatrix}",
+                                      "\\begin{pmatrix} -1 \\\\ 2 \\end{pmatrix}", True),
+    "vector entries compared exactly": ("\\begin{pmatrix}-1\\\\3\\end{pmatrix}",
+                                        "\\begin{pmatrix} -1 \\\\ 2 \\end{pmatrix}", False),
+    "pmatrix equals bmatrix": ("\\begin{bmatrix}0.5&2\\end{bmatrix}", "\\begin{pmatrix}\\frac12&2\\end{pmatrix}", True),
+    "list is not thousands": ("2, 100", "2100", False),
+    "boxed list is not the number": ("\\boxed{0, 500}", "500", False),
+    "lists are unordered": ("3, 1", "1,3", True),
+    "set equals list": ("\\{1, 3\\}", "3, 1", True),
+    "tuples are ordered": ("(1, 2)", "(2,1)", False),
+    "tuple entries as fractions": ("(0.5, 2)", "\\left(\\frac{1}{2}, 2\\right)", True),
+    "interval ends matter": ("[1, 2)", "[1,2]", None),  # different shapes: math-verify decides
+    "numbers are exact under math": ("0.333333", "\\frac13", False),
+    "units vote with the number": ("5 apples", "5", True),
+    "equation value": ("x = 5", "5", True),
+}
+
+
+@pytest.mark.parametrize("pred,gold,expected", ISSUE13_CHECKS.values(), ids=ISSUE13_CHECKS.keys())
+def test_issue13_exact_math_verdicts(pred: str, gold: str, expected: bool | None,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numbers, mixed numbers, tuples, lists, sets and matrices never reach math-verify."""
+    def no_worker():  # type: ignore[no-untyped-def]
+        raise AssertionError("math-verify was asked")
+
+    monkeypatch.setattr(answers, "_math_verifier", no_worker)
+    answers._math_verify_verdict.cache_clear()
+    if expected is None:
+        with pytest.raises(AssertionError, match="math-verify was asked"):
+            judge_answer(pred, gold, "math")
+    else:
+        assert check_answer(pred, gold, "math") is expected
+        assert judge_answer(pred, gold, "math") is (Verdict.CORRECT if expected else Verdict.WRONG)
+
+
+def test_issue13_gsm8k_mixed_numbers_and_lists() -> None:
+    assert check_answer(extract_answer("\\boxed{2\\frac{1}{2}}"), "2.5") is True
+    assert check_answer("3 1/2", "3.5") is True
+    assert canonicalize("0,500") is None and check_answer("0,500", "500") is False

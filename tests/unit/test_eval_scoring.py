@@ -45,6 +45,7 @@ def test_metrics_match_hand_computed_values():
     # maj@4: a's majority is 9 (correct); b's is 13 (wrong)
     assert m["maj@4"] == pytest.approx(0.5)
     assert m["unparsed_rate"] == pytest.approx(1 / 8)
+    assert m["undecided_rate"] == 0.0  # gsm8k is always decided
     h_a = -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3))
     h_b = -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25))
     assert m["answer_entropy"] == pytest.approx((h_a + h_b) / 2)

@@ -65,6 +65,7 @@ def test_logged_statistics_use_gold_only_for_metrics():
     assert logged["accuracy"] == pytest.approx(0.25)
     assert logged["majority_accuracy"] == 0.0 and logged["target_mode_correct"] == 0.0
     assert logged["unparsed_rate"] == pytest.approx(0.25)
+    assert logged["undecided_rate"] == 0.0
     assert logged["n_distinct"] == 2
 
 
@@ -72,3 +73,15 @@ def test_correctness_reward_uses_the_checker():
     reward = CorrectnessReward()
     assert reward(["The answer is $1,200.", "#### 1200.5", "nothing"], gold=["1200"] * 3) == [1.0, 0.0, 0.0]
     assert reward([[{"role": "assistant", "content": "#### 7"}]], gold=["7"]) == [1.0]
+
+
+def test_undecided_checks_are_counted_and_never_credited(monkeypatch):
+    from alft_cli import rewards
+    from alft_cli.answers import Verdict
+
+    monkeypatch.setattr(rewards, "judge_answer", lambda a, gold, style: Verdict.UNDECIDED if a == "5" else Verdict.WRONG)
+    logged = {}
+    AnswerLevelReward(get_objective("majority"), num_generations=4)(
+        _completions(["5", "5", "6", "7"]), uid=["x"] * 4, gold=["6"] * 4,
+        log_metric=lambda k, v: logged.__setitem__(k.removeprefix("answers/"), v))
+    assert logged["undecided_rate"] == 0.5 and logged["accuracy"] == 0.0
