@@ -1,20 +1,22 @@
-"""Summarise a study directory of scripts/study_run.py: docs/results/<name>.md, <name>.json and two PNGs.
+"""Analyse a study v2 results directory of scripts/study_run.py: report.md, report.json and two PNGs.
 
-Every number is read from the run files: eval-*/metrics.json (pass@1, maj@n, pass@n, answer entropy,
-cross-variant agreement, GSM8K/SVAMP greedy accuracy), train/metrics.json (greedy held-out accuracy after
-training; the base model's is `heldout_accuracy_before`), train/train_log.jsonl (`step_time`, learning curves)
-and train/config.yaml (completions per step). Per condition: mean ± sample std over seeds.
+Every number is read from the committed runs/<arm>/seed<s>/step<k>.json files (no model, no outputs/):
+pass@1 per seed is the mean over the held-out problems of c/n of the headline (first) prompt variant.
 
-Computed statements:
-- gap fraction of a condition c: (c − base) / (gold GRPO − base) on the seed means, per metric, where gold
-  GRPO beats the base model by more than 2·SE (below: n/a);
-- Coherence-GRPO vs each other condition, per metric: win when Δ = mean_coh − mean_other > 2·SE, lose
-  when Δ < −2·SE, else tie, with SE = sqrt(s_coh²/n_coh + s_other²/n_other) from the seeds' std (n/a
-  below 2 seeds);
-- the same for the minimax estimator against the plug-in one within Coherence-GRPO, and for Diversity-GRPO
-  (correctness + entropy) against gold GRPO.
+The pre-registered analysis (issue 12, docs/results/<study>/PLAN.md), at --step (default: the last):
+- three primary contrasts on per-seed means of pass@1: C1 − C2 > 0, C1 − C4 > 0 and C1 ≥ C3 − 0.02
+  (non-inferiority, margin 0.02); each with the effect (difference of the seed means), a 95 %
+  hierarchical bootstrap CI (seeds, then problems shared by both arms, then samples), a one-sided Welch
+  t-test and an exact permutation test on the per-seed means; Holm's correction across the three on the
+  --test p-values; verdict: supported when the adjusted p < --alpha;
+- secondary metrics, descriptive: maj@n, pass@n, greedy accuracy, cross-variant agreement, answer entropy,
+  unparsed rate, pass@n drop (base − arm);
+- the seed rule: pooled seed σ of pass@1 over the label-free arms, the minimum detectable effect (80 %
+  power, one-sided α/3: Holm's first step) and the recommended number of seeds;
+- provenance: the budget of every run (1 problem × 16 completions per step, equal steps) and the distinct
+  git commits per arm; runs trained or scored with different code are flagged loudly.
 
-Usage: .venv/bin/python scripts/study_report.py outputs/study/smollm2 [--name NAME] [--out-dir docs/results]
+Usage: .venv/bin/python scripts/study_report.py docs/results/v2 [--step 80] [--out-dir DIR]
 """
 
 from __future__ import annotations
@@ -23,178 +25,185 @@ import argparse
 import json
 import math
 import statistics
+import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-import yaml
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import study_run
+import study_stats
 
 REPO = Path(__file__).resolve().parents[1]
-GOLD, COHERENCE, MINIMAX, BASE = "correctness", "coherence", "coherence_minimax", "base"
-DIVERSITY = "entropy_correctness"
-Stat = tuple[float, float | None, int]  # mean, sample std (None below 2 seeds), number of seeds
+BASE, C1 = "base", "coherence"
+LABEL_FREE = ("coherence", "coherence_null", "majority", "random")
+# (name, arm a, arm b, margin): H1 mean(a) − mean(b) > −margin
+CONTRASTS = (("C1 − C2 > 0", "coherence", "coherence_null", 0.0), ("C1 − C4 > 0", "coherence", "random", 0.0),
+             ("C1 ≥ C3 − 0.02", "coherence", "majority", 0.02))
+TRAINING_FILES = ("alft_cli", "conf", "pyproject.toml")  # a difference here may change training or scoring
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("study", type=Path, help="study directory written by scripts/study_run.py")
-    p.add_argument("--name", help="report name: <out-dir>/<name>.md (default: the study directory's name)")
-    p.add_argument("--out-dir", type=Path, default=REPO / "docs" / "results", help="default: docs/results")
-    p.add_argument("--smooth", type=int, default=5,
-                   help="moving-average window of the learning curves, in steps (default: 5)")
+    p.add_argument("results", type=Path, help="results directory of scripts/study_run.py (holds study.json)")
+    p.add_argument("--step", type=int, help="evaluated step of the primary analysis (default: the last)")
+    p.add_argument("--out-dir", type=Path, help="where report.md etc. go (default: the results directory)")
+    p.add_argument("--test", choices=("permutation", "welch"), default="permutation",
+                   help="the test whose Holm-adjusted p decides the verdicts (default: permutation)")
+    p.add_argument("--alpha", type=float, default=0.05, help="family-wise level (default: 0.05)")
+    p.add_argument("--effect", type=float, default=0.06,
+                   help="effect the seed rule sizes the study for (default: 0.06)")
+    p.add_argument("--sigma-stop", type=float, default=0.06, help="pooled σ above which to stop (default: 0.06)")
+    p.add_argument("--boot", type=int, default=2000, help="bootstrap replicates (default: 2000)")
+    p.add_argument("--smooth", type=int, default=5, help="moving average of the curves, in steps (default: 5)")
     return p.parse_args(argv)
 
 
-def read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
+def load_runs(results: Path) -> dict[str, dict[int, dict[int, dict]]]:
+    """arm -> seed -> step -> record."""
+    runs: dict = defaultdict(lambda: defaultdict(dict))
+    for file in sorted((results / "runs").glob("*/seed*/step*.json")):
+        r = json.loads(file.read_text())
+        runs[r["arm"]][r["seed"]][r["step"]] = r
+    return runs
 
 
-def train_log(train_dir: Path) -> list[dict]:
-    """The per-step rows of a run's train_log.jsonl (the final summary row has no `loss`)."""
-    file = train_dir / "train_log.jsonl"
-    rows = [json.loads(x) for x in file.read_text().splitlines() if x.strip()] if file.is_file() else []
-    return [r for r in rows if "loss" in r]
+def headline(record: dict) -> list[dict]:
+    """The problems of the first (headline) prompt variant."""
+    first = record["problems"][0]["variant"]
+    return [p for p in record["problems"] if p["variant"] == first]
 
 
-def metric_keys(n: int, eval_sets: list[str]) -> list[tuple[str, str, bool]]:
-    """(key, column label, judged: higher is better) of every reported metric."""
-    keys = [("pass@1", "pass@1", True), (f"maj@{n}", f"maj@{n}", True), (f"pass@{n}", f"pass@{n}", True),
-            ("greedy", "greedy acc.", True), ("coherence", "agreement", True),
-            ("answer_entropy", "answer entropy", False), ("unparsed_rate", "unparsed", False),
-            ("step_time", "s/step", False)]
-    return keys + [(s, f"{s.upper()} greedy", True) for s in ("gsm8k", "svamp") if s in eval_sets]
-
-
-def seed_values(study: Path, cond: str, seed: int, n: int) -> dict[str, float]:
-    """The metrics of one condition and seed that exist on disk."""
-    out: dict[str, float] = {}
-    held = read_json(study / cond / f"seed{seed}" / "eval-heldout" / "metrics.json")
-    if held:
-        for key in ("pass@1", f"maj@{n}", f"pass@{n}", "coherence", "answer_entropy", "unparsed_rate"):
-            if key in held:
-                out[key] = float(held[key])
-    for name in ("gsm8k", "svamp"):
-        ood = read_json(study / cond / f"seed{seed}" / f"eval-{name}" / "metrics.json")
-        if ood:
-            out[name] = float(ood["pass@1"])
-    if cond == BASE:
-        before = [m["heldout_accuracy_before"] for m in (read_json(p) for p in
-                  sorted(study.glob(f"*/seed{seed}/train/metrics.json"))) if m]
-        if before:
-            out["greedy"] = statistics.mean(before)
-        return out
-    train = study / cond / f"seed{seed}" / "train"
-    metrics = read_json(train / "metrics.json")
-    if metrics:
-        out["greedy"] = float(metrics["heldout_accuracy_after"])
-        times = [r["step_time"] for r in train_log(train) if "step_time" in r]
-        if times:
-            out["step_time"] = statistics.mean(times)
+def seed_values(record: dict) -> dict[str, float]:
+    """One seed's numbers: pass@1 recomputed from the per-problem counts, the rest from its metrics."""
+    s, g = record["metrics"]["sampled"], record["metrics"]["greedy"]
+    n = record["protocol"]["eval_n"]
+    probs = headline(record)
+    out = {"pass@1": statistics.mean(p["c"] / p["n"] for p in probs), f"maj@{n}": s[f"maj@{n}"],
+           f"pass@{n}": s[f"pass@{n}"], "greedy": g["pass@1"], "answer_entropy": s["answer_entropy"],
+           "unparsed_rate": s["unparsed_rate"]}
+    if "coherence" in s:
+        out["agreement"] = s["coherence"]
     return out
 
 
-def stat(values: list[float]) -> Stat | None:
-    if not values:
-        return None
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None, len(values)
+def counts(records: list[dict], problems: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(n, c) arrays (seeds × problems) of the headline variant, columns in `problems` order."""
+    ns, cs = [], []
+    for r in records:
+        by_id = {p["id"]: p for p in headline(r)}
+        ns.append([by_id[u]["n"] for u in problems])
+        cs.append([by_id[u]["c"] for u in problems])
+    return np.array(ns), np.array(cs)
 
 
-def fmt(s: Stat | None) -> str:
-    if s is None:
-        return "–"
-    return f"{s[0]:.3f} ± {s[1]:.3f}" if s[1] is not None else f"{s[0]:.3f}"
+def shared_problems(records: list[dict]) -> list[str]:
+    """Problem ids of the headline variant present in every record, in the first record's order."""
+    ids = [{p["id"] for p in headline(r)} for r in records]
+    return [p["id"] for p in headline(records[0]) if all(p["id"] in s for s in ids)]
 
 
-def verdict(a: Stat | None, b: Stat | None) -> tuple[str, str]:
-    """(win|tie|lose|n/a, the numbers) for a against b: |Δ| > 2·SE of the difference of the seed means."""
-    if a is None or b is None:
-        return "n/a", "missing runs"
-    delta = a[0] - b[0]
-    if a[1] is None or b[1] is None:
-        return "n/a", f"Δ = {delta:+.3f}, 1 seed: no spread"
-    two_se = 2 * math.sqrt(a[1] ** 2 / a[2] + b[1] ** 2 / b[2])
-    word = "win" if delta > two_se + 1e-12 else "lose" if delta < -two_se - 1e-12 else "tie"
-    return word, f"Δ = {delta:+.3f}, 2·SE = {two_se:.3f}"
+def describe(values: list[float]) -> dict:
+    return {"mean": statistics.mean(values) if values else None,
+            "sd": statistics.stdev(values) if len(values) > 1 else None, "n": len(values)}
 
 
-def gap_fraction(c: Stat | None, base: Stat | None, gold: Stat | None) -> float | None:
-    """(c − base) / (gold − base) on the means; None when a run is missing or gold GRPO does not beat the base
-    model (gold − base within 2·SE of the seeds' spread, or zero): a fraction of no gap is noise."""
-    if c is None or base is None or gold is None or abs(gold[0] - base[0]) < 1e-12:
-        return None
-    if verdict(gold, base)[0] in ("tie", "lose"):
-        return None
-    return (c[0] - base[0]) / (gold[0] - base[0])
+def contrast(name: str, a: list[dict], b: list[dict], margin: float, args: argparse.Namespace) -> dict:
+    """Effect, bootstrap CI, Welch and permutation p of H1: mean pass@1(a) − mean pass@1(b) > −margin."""
+    if len(a) < 2 or len(b) < 2:
+        return {"name": name, "margin": margin, "seeds": [len(a), len(b)], "effect": None, "why": "< 2 seeds"}
+    x, y = [seed_values(r)["pass@1"] for r in a], [seed_values(r)["pass@1"] for r in b]
+    problems = shared_problems(a + b)
+    lo, hi, _ = study_stats.hierarchical_bootstrap([counts(a, problems), counts(b, problems)], [1, -1],
+                                                   n_boot=args.boot)
+    t, df, p_welch = study_stats.one_sided_welch(x, y, margin)
+    p_perm, exact = study_stats.permutation_p(x, y, margin)
+    return {"name": name, "margin": margin, "seeds": [len(x), len(y)], "effect": statistics.mean(x) - statistics.mean(y),
+            "ci": [lo, hi], "shared_problems": len(problems), "welch_t": t, "welch_df": df, "p_welch": p_welch,
+            "p_permutation": p_perm, "permutation_exact": exact}
 
 
-def budget(study: Path, cond: str, seeds: list[int]) -> set[str]:
-    """steps × completions per step (problems × variants × G) of a condition's finished runs."""
-    seen = set()
-    for seed in seeds:
-        train = study / cond / f"seed{seed}" / "train"
-        cfg, metrics = train / "config.yaml", read_json(train / "metrics.json")
-        if not cfg.is_file() or metrics is None:
-            continue
-        c = yaml.safe_load(cfg.read_text())
-        t = c["trainer"]
-        per_step = t["per_device_train_batch_size"] * t["gradient_accumulation_steps"]
-        m, g = len(c["objective"].get("transforms") or ["identity"]), t["num_generations"]
-        seen.add(f"{metrics['steps']} × {per_step} ({per_step // (m * g)} × {m} × {g})")
-    return seen
+def primary(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> list[dict]:
+    """The three contrasts with Holm-adjusted p of the chosen test and their verdicts."""
+    rows = [contrast(name, by_arm.get(a, []), by_arm.get(b, []), m, args) for name, a, b, m in CONTRASTS]
+    key = "p_permutation" if args.test == "permutation" else "p_welch"
+    adjusted = study_stats.holm([r.get(key, math.nan) for r in rows])
+    for r, p in zip(rows, adjusted):
+        r["p_holm"] = p
+        r["verdict"] = "n/a" if math.isnan(p) else "supported" if p < args.alpha else "not supported"
+    return rows
 
 
-def plot_curves(study: Path, conds: list[str], labels: dict, seeds: list[int], smooth: int,
-                out: Path) -> None:
-    """Reward and training accuracy per step, mean over seeds, trailing moving average of `smooth` steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    for cond in conds:
-        for ax, keys in zip(axes, (("reward",), ("answers/accuracy", "rewards/correctness/mean"))):
-            by_step: dict[int, list[float]] = defaultdict(list)
-            for seed in seeds:
-                for row in train_log(study / cond / f"seed{seed}" / "train"):
-                    key = next((k for k in keys if k in row), None)
-                    if key:
-                        by_step[row["step"]].append(row[key])
-            steps = sorted(by_step)
-            means = [statistics.mean(by_step[s]) for s in steps]
-            smoothed = [statistics.mean(means[max(0, i - smooth + 1): i + 1]) for i in range(len(means))]
-            if steps:
-                ax.plot(steps, smoothed, label=labels[cond])
-    axes[0].set(title="reward (each objective's own scale)", xlabel="step")
-    axes[1].set(title="training accuracy of the sampled completions", xlabel="step", ylim=(0, 1))
-    axes[1].legend(fontsize=8)
-    fig.suptitle(f"mean over seeds, moving average of {smooth} steps")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+def seed_rule(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> dict:
+    groups = [[seed_values(r)["pass@1"] for r in by_arm.get(a, [])] for a in LABEL_FREE]
+    sigma, df = study_stats.pooled_sd(groups)
+    alpha = args.alpha / len(CONTRASTS)
+    seeds = min((len(g) for g in groups if g), default=0)
+    n, why = study_stats.seeds_needed(sigma, args.effect, alpha, sigma_stop=args.sigma_stop)
+    return {"pooled_sd": sigma, "df": df, "alpha": alpha, "seeds_now": seeds,
+            "mde_now": study_stats.mde(sigma, seeds, alpha) if seeds > 1 and not math.isnan(sigma) else None,
+            "mde_at_16": None if math.isnan(sigma) else study_stats.mde(sigma, 16, alpha),
+            "recommended_seeds": n, "why": why}
 
 
-def plot_bars(rows: dict[str, dict[str, Stat | None]], keys: list[str], labels: dict, out: Path) -> None:
-    """Grouped bars of pass@1, maj@n and pass@n per condition; error bars: std over seeds."""
-    import matplotlib
+def provenance(runs: dict) -> tuple[dict, list[str]]:
+    """Distinct commits per arm (train and eval) and loud warnings when the code differed."""
+    per_arm: dict[str, dict[str, set]] = {}
+    everything: set[str] = set()
+    warnings = []
+    for arm, seeds in runs.items():
+        seen = {"train": set(), "eval": set()}
+        for rec in (r for steps in seeds.values() for r in steps.values()):
+            for role, found in seen.items():
+                c = rec["commit"][role]
+                if c:
+                    found.add(c["commit"][:10] + ("+dirty" if c["dirty"] else ""))
+                    everything.add(c["commit"])
+        per_arm[arm] = {k: sorted(v) for k, v in seen.items()}
+    if any("+dirty" in c for arms in per_arm.values() for cs in arms.values() for c in cs):
+        warnings.append("some runs ran from a working tree with uncommitted changes (+dirty): their code is "
+                        "not exactly the recorded commit")
+    if len(everything) > 1:
+        diff = _training_diff(sorted(everything))
+        warnings.append(f"runs come from {len(everything)} different commits; " + (
+            f"files that can change training or scoring differ between them: {', '.join(diff)}" if diff else
+            "no file under alft_cli/, conf/ or pyproject.toml differs between them" if diff == [] else
+            "git could not compare them: check that they train identically"))
+    return per_arm, warnings
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    conds = list(rows)
-    width = 0.8 / len(keys)
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(conds)), 4.2))
-    for i, key in enumerate(keys):
-        stats = [rows[c].get(key) for c in conds]
-        ax.bar([x + i * width for x in range(len(conds))], [s[0] if s else 0 for s in stats], width,
-               yerr=[(s[1] or 0) if s else 0 for s in stats], capsize=3, label=key)
-    ax.set_xticks([x + width * (len(keys) - 1) / 2 for x in range(len(conds))])
-    ax.set_xticklabels([labels[c] for c in conds], rotation=20, ha="right", fontsize=8)
-    ax.set(ylim=(0, 1), ylabel="held-out accuracy", title="held-out arithmetic (mean ± std over seeds)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+def _training_diff(commits: list[str]) -> list[str] | None:
+    """Files under TRAINING_FILES that differ between the first commit and each other one (None: git failed)."""
+    files: set[str] = set()
+    for other in commits[1:]:
+        proc = subprocess.run(["git", "diff", "--name-only", commits[0], other, "--", *TRAINING_FILES], cwd=REPO,
+                              capture_output=True, text=True, check=False)
+        if proc.returncode:
+            return None
+        files |= set(proc.stdout.split())
+    return sorted(files)
+
+
+def budget_check(runs: dict, steps: int) -> tuple[list[list[str]], list[str]]:
+    """Budget table rows and the problems found (every trained run: 1 problem × 16 per step, `steps` steps)."""
+    rows, bad = [], []
+    for arm, seeds in runs.items():
+        seen = set()
+        for seed, stages in seeds.items():
+            for rec in stages.values():
+                b = rec["budget"]
+                if b is None:
+                    continue
+                seen.add(f"{b['steps']} × {b['completions_per_step']} ({b['problems_per_step']:g} × "
+                         f"{b['variants']} × {b['generations']})")
+                why = study_run.check_budget(b, steps)
+                if why:
+                    bad.append(f"{arm}/seed{seed}: {why}")
+        if seen:
+            rows.append([arm, ", ".join(sorted(seen))])
+    return rows, sorted(set(bad))
 
 
 def table(header: list[str], body: list[list[str]]) -> list[str]:
@@ -202,146 +211,186 @@ def table(header: list[str], body: list[list[str]]) -> list[str]:
             *("| " + " | ".join(r) + " |" for r in body)]
 
 
-def comparison(title: str, a: str, others: list[str], rows: dict, keys: list,
-               labels: dict) -> tuple[list[str], dict]:
-    """Markdown lines and verdicts of condition `a` against each of `others` on the judged metrics."""
-    judged = [(k, lab) for k, lab, j in keys if j]
-    lines, verdicts, body = [f"### {title}", ""], {}, []
-    for other in others:
-        cells, words = [labels[other]], defaultdict(list)
-        for key, lab in judged:
-            word, why = verdict(rows[a].get(key), rows[other].get(key))
-            verdicts[f"{other}:{key}"] = word
-            words[word].append(lab)
-            cells.append(f"**{word}** ({why})")
-        body.append(cells)
-        said = "; ".join(f"{w}s on {', '.join(ls)}" if w != "n/a" else f"n/a on {', '.join(ls)}"
-                         for w, ls in words.items())
-        lines.append(f"- {labels[a]} vs {labels[other]}: {said}.")
-    return lines + ["", *table(["against", *(lab for _, lab in judged)], body), ""], verdicts
+def fmt(d: dict | None) -> str:
+    if not d or d["mean"] is None:
+        return "–"
+    return f"{d['mean']:.3f} ± {d['sd']:.3f}" if d["sd"] is not None else f"{d['mean']:.3f}"
 
 
-def intro(study: Path, name: str, meta: dict) -> list[str]:
-    """Title and protocol paragraph."""
-    p, n = meta["protocol"], meta["protocol"]["eval_n"]
-    sizes = sorted({m["n_heldout"] for m in map(read_json, study.glob("*/seed*/train/metrics.json")) if m})
-    text = (f"Seeds {meta['seeds']}, {p['steps']} training steps per run. Held-out arithmetic: "
-            f"{p['eval_limit']} problems, {n} samples per problem and variant at temperature "
-            f"{p['heldout_temperature']} under [identity, paraphrase]; pass@k, maj@k and answer entropy are "
-            "those of the identity prompts, agreement is the cross-variant agreement of the majority "
-            "answers. `greedy acc.` is the training run's own greedy held-out accuracy on "
-            f"{', '.join(map(str, sizes)) or '?'} problems (base: before training).")
-    if p["ood_limit"]:
-        text += (f" GSM8K/SVAMP (out of distribution): greedy accuracy on {p['ood_limit']} problems, "
-                 f"{p['ood_max_new_tokens']} new tokens.")
-    return [f"# Study `{name}`: does label-free Coherence-GRPO improve `{p['model']}`?", "",
-            text + " Cells: mean ± sample std over seeds; `n`: seeds found.", ""]
+def _p(x: float | None, digits: int = 4) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def budget_section(study: Path, trained: list[str], labels: dict, seeds: list[int]) -> list[str]:
-    """Steps and completions per step of every trained condition, and whether they are equal."""
-    budgets = {c: budget(study, c, seeds) for c in trained}
-    totals = sorted({b.split(" (")[0] for bs in budgets.values() for b in bs})
-    body = [[labels[c], ", ".join(sorted(b)) or "–"] for c, b in budgets.items()]
-    equal = (f"Equal budget across conditions: {'yes' if len(totals) == 1 else 'NO'} "
-             f"({', '.join(totals) or 'no finished runs'}).")
-    what = "steps × completions per optimizer step (problems × variants × G), from each run's config files:"
-    return ["## Budget", "", what, "", *table(["condition", "budget"], body), "", equal, ""]
+def _p3(x: float | None) -> str:
+    return _p(x, 3)
 
 
-def gap_section(gaps: dict, heads: list[str], labels: dict) -> list[str]:
-    cells = [[labels[c], *("–" if g[k] is None else f"{g[k]:.3f}" for k in heads)] for c, g in gaps.items()]
-    what = ("(c − base) / (gold − base) on the seed means: 1 = as good as gold GRPO, 0 = no better than the "
-            "base model, < 0 = worse; – where a run is missing or gold GRPO does not beat the base model by "
-            "more than 2·SE.")
-    title = "## Fraction of the (gold GRPO − base) gap closed"
-    return [title, "", what, "", *table(["condition", *heads], cells), ""]
+def plot_curves(runs: dict, labels: dict, step: int, smooth: int, out: Path) -> None:
+    """Reward, training accuracy, answer entropy, majority share and unparsed rate per step, mean over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = ("reward", "accuracy", "answer_entropy", "majority_share", "unparsed_rate")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.8))
+    for arm, seeds in runs.items():
+        curves = [st[step]["curve"] for st in seeds.values() if st.get(step) and st[step]["curve"]]
+        for ax, key in zip(axes, panels):
+            by_step: dict[int, list[float]] = defaultdict(list)
+            for c in curves:
+                for s, v in zip(c["step"], c[key]):
+                    if v is not None:
+                        by_step[s].append(v)
+            xs = sorted(by_step)
+            means = [statistics.mean(by_step[s]) for s in xs]
+            smoothed = [statistics.mean(means[max(0, i - smooth + 1): i + 1]) for i in range(len(means))]
+            if xs:
+                ax.plot(xs, smoothed, label=labels.get(arm, arm).split(" (")[0])
+    for ax, key in zip(axes, panels):
+        ax.set(title=key.replace("_", " "), xlabel="step")
+    axes[-1].legend(fontsize=7)
+    fig.suptitle(f"training curves: mean over seeds, moving average of {smooth} steps")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
 
 
-def commands_section(study: Path, name: str, meta: dict) -> list[str]:
-    """The study's invocations and the `alft` command of every run of the first seed."""
-    first = meta["seeds"][0]
-    report_cmd = f"python scripts/study_report.py {study}" + (f" --name {name}" if name != study.name else "")
-    runs = [_pretty(cmd, study) for run, cmd in meta["commands"].items() if f"/seed{first}/" in run]
-    return ["## Commands", "", f"`$STUDY` = `{study}`.", "", "```bash",
-            *dict.fromkeys(i["command"] for i in meta["invocations"]), report_cmd, "```", "",
-            f"The `alft` runs of seed {first} (other seeds change `seed=` and the directory):", "",
-            "```bash", *runs, "```", ""]
+def plot_pass1(cells: dict, labels: dict, out: Path) -> None:
+    """pass@1 per arm and evaluated step, with the hierarchical bootstrap 95 % CI."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [(arm, step) for arm in cells for step in cells[arm]]
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(names)), 4))
+    for i, (arm, step) in enumerate(names):
+        c = cells[arm][step]
+        ax.bar(i, c["mean"], yerr=[[c["mean"] - c["ci"][0]], [c["ci"][1] - c["mean"]]], capsize=3)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([f"{labels.get(a, a).split(' (')[0]}\nstep {s}" for a, s in names], fontsize=7, rotation=30,
+                       ha="right")
+    ax.set(ylabel="held-out pass@1", ylim=(0, 1), title="pass@1 (mean over seeds, hierarchical bootstrap 95 % CI)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
 
 
-def verdict_section(conds: list[str], rows: dict, gaps: dict, keys: list,
-                    labels: dict) -> tuple[list[str], dict]:
-    """Gap closed by Coherence-GRPO, its verdicts against every condition, minimax against plug-in and
-    Diversity-GRPO against gold GRPO."""
-    md = ["## Where Coherence-GRPO wins, ties and loses", "",
-          "Win: Δ > 2·SE; lose: Δ < −2·SE; else tie; SE = sqrt(s₁²/n₁ + s₂²/n₂) from the seeds' std.", ""]
-    if COHERENCE not in gaps:
-        return md + ["Coherence-GRPO was not run.", ""], {}
-    closed = ", ".join(f"{k} {'n/a' if g is None else f'{100 * g:.0f}%'}" for k, g in gaps[COHERENCE].items())
-    others = [c for c in conds if c not in (COHERENCE, MINIMAX)]
-    lines, verdicts = comparison("Coherence-GRPO against each condition", COHERENCE, others, rows, keys,
-                                 labels)
-    md += [f"- Gap closed by Coherence-GRPO: {closed}.", "", *lines]
-    result = {"coherence": verdicts}
-    if MINIMAX in rows:
-        lines, result["minimax"] = comparison("Minimax estimator against plug-in (Coherence-GRPO, G = 4)",
-                                              MINIMAX, [COHERENCE], rows, keys, labels)
-        md += lines
-    if DIVERSITY in rows and GOLD in rows:
-        lines, result["diversity"] = comparison("Diversity-GRPO (correctness + entropy) against gold GRPO",
-                                                DIVERSITY, [GOLD], rows, keys, labels)
-        md += lines
-    return md, result
+def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
+    """Write report.md, report.json, curves.png and pass_at_1.png into out_dir; returns report.md."""
+    study = json.loads((results / "study.json").read_text())
+    proto, labels = study["protocol"], study["labels"]
+    step = args.step or proto["steps"]
+    n = proto["eval_n"]
+    runs = load_runs(results)
+    arms = [a for a in study["arms"] if a in runs] + [a for a in runs if a not in study["arms"]]
+    warnings = [f"{a}/seed{s}/step{k}: protocol differs from study.json" for a in runs for s, st in runs[a].items()
+                for k, r in st.items() if r["protocol"] != proto]
 
+    def at(arm: str, k: int) -> list[dict]:
+        return [st[k] for _, st in sorted(runs[arm].items()) if k in st]
 
-def report(study: Path, name: str, out_dir: Path, smooth: int) -> Path:
-    """Write <out_dir>/<name>.md, <name>.json, <name>_curves.png and <name>_pass_at_k.png."""
-    meta = json.loads((study / "study.json").read_text())
-    labels, seeds, n = meta["labels"], meta["seeds"], meta["protocol"]["eval_n"]
-    keys = metric_keys(n, meta["eval_sets"])
-    conds = [c for c in meta["conditions"] if any((study / c / f"seed{s}").is_dir() for s in seeds)]
-    trained = [c for c in conds if c != BASE]
-    values = {c: [seed_values(study, c, s, n) for s in seeds] for c in conds}
-    rows = {c: {k: stat([v[k] for v in values[c] if k in v]) for k, _, _ in keys} for c in conds}
-    heads = ["pass@1", f"maj@{n}", f"pass@{n}", "greedy"]
-    base, gold = rows.get(BASE, {}), rows.get(GOLD, {})
-    gaps = {c: {k: gap_fraction(rows[c][k], base.get(k), gold.get(k)) for k in heads}
-            for c in trained if c != GOLD}
+    keys = ["pass@1", f"maj@{n}", f"pass@{n}", "greedy", "agreement", "answer_entropy", "unparsed_rate"]
+    stats: dict = {}
+    cells: dict = {}
+    for arm in arms:
+        for k in sorted({k for st in runs[arm].values() for k in st}):
+            recs = at(arm, k)
+            vals = [seed_values(r) for r in recs]
+            stats.setdefault(arm, {})[k] = {key: describe([v[key] for v in vals if key in v]) for key in keys}
+            stats[arm][k]["seeds"] = [r["seed"] for r in recs]
+            problems = shared_problems(recs)
+            lo, hi, _ = study_stats.hierarchical_bootstrap([counts(recs, problems)], [1], n_boot=args.boot)
+            cells.setdefault(arm, {})[k] = {"mean": stats[arm][k]["pass@1"]["mean"], "ci": [lo, hi]}
+    base_n = stats.get(BASE, {}).get(0, {}).get(f"pass@{n}", {}).get("mean")
+    for per_step in stats.values():
+        for s in per_step.values():
+            m = s[f"pass@{n}"]["mean"]
+            s[f"pass@{n} drop"] = None if base_n is None or m is None else base_n - m
+
+    by_arm = {a: at(a, step) for a in arms}
+    contrasts = primary(by_arm, args)
+    rule = seed_rule(by_arm, args)
+    commits, commit_warnings = provenance(runs)
+    budget_rows, budget_bad = budget_check(runs, proto["steps"])
+    warnings += commit_warnings + [f"budget differs: {b}" for b in budget_bad]
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    curves, bars = out_dir / f"{name}_curves.png", out_dir / f"{name}_pass_at_k.png"
-    plot_curves(study, trained, labels, seeds, smooth, curves)
-    plot_bars(rows, heads[:3], labels, bars)
+    plot_curves(runs, labels, step, args.smooth, out_dir / "curves.png")
+    plot_pass1(cells, labels, out_dir / "pass_at_1.png")
 
-    results = [[labels[c], str(max((s[2] for s in rows[c].values() if s), default=0)),
-                *(fmt(rows[c][k]) for k, _, _ in keys)] for c in conds]
-    verdicts_md, verdicts = verdict_section(conds, rows, gaps, keys, labels)
-    md = [*intro(study, name, meta), "## Results", "",
-          *table(["condition", "n", *(lab for _, lab, _ in keys)], results), "",
-          f"![pass@k]({bars.name})", "", f"![learning curves]({curves.name})", "",
-          *budget_section(study, trained, labels, seeds), *gap_section(gaps, heads, labels), *verdicts_md,
-          *commands_section(study, name, meta)]
-    path = out_dir / f"{name}.md"
+    md = [f"# Study `{results.name}`: pre-registered contrasts of Coherence-GRPO (`{proto['model']}`)", ""]
+    md += [f"> **WARNING: {w}**" for w in warnings] + ([""] if warnings else [])
+    md += [(f"{proto['steps']} steps × {proto['completions_per_step']} completions per step, evaluated at steps "
+           f"{proto['eval_steps']}; held-out: {proto['eval_limit']} problems, {n} samples per problem and variant at "
+           f"T = {proto['temperature']} under {proto['eval_transforms']} (pass@k, maj@k and entropy of the first), "
+           f"greedy: 1 sample of the first; C1's prompts: {proto['transforms']}. Cells: mean ± sample SD over seeds;"
+           " CI: hierarchical bootstrap 95 % (seeds, problems, samples)."), ""]
+    md += ["## Results", ""]
+    body = []
+    for arm in arms:
+        for k, s in stats[arm].items():
+            c = cells[arm][k]
+            drop = s[f"pass@{n} drop"]
+            body.append([labels.get(arm, arm), str(k), str(s["pass@1"]["n"]),
+                         f"{fmt(s['pass@1'])} [{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]",
+                         *(fmt(s[key]) for key in keys[1:]), "–" if drop is None else f"{drop:+.3f}"])
+    md += table(["arm", "step", "seeds", "pass@1 [CI]", f"maj@{n}", f"pass@{n}", "greedy", "agreement",
+                 "answer entropy", "unparsed", f"pass@{n} drop"], body)
+    md += ["", "![pass@1](pass_at_1.png)", "", "![training curves](curves.png)", ""]
+    md += [f"## Primary contrasts (step {step})", "",
+           (f"One-sided tests on the per-seed means of pass@1; Holm across the three on the {args.test} p-values, "
+           f"α = {args.alpha}. Effect: difference of the seed means; CI: paired hierarchical bootstrap 95 %."), ""]
+    md += table(["contrast", "seeds", "effect", "95 % CI", "Welch t (df)", "p Welch", "p permutation",
+                 "p Holm", "verdict"],
+                [[c["name"], "/".join(map(str, c["seeds"])), "–" if c["effect"] is None else f"{c['effect']:+.3f}",
+                  f"[{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}]" if "ci" in c else "–",
+                  f"{c['welch_t']:.2f} ({c['welch_df']:.1f})" if "welch_t" in c else "–", _p(c.get("p_welch")),
+                  _p(c.get("p_permutation")) + ("" if c.get("permutation_exact", True) else " (MC)"),
+                  _p(c["p_holm"]), f"**{c['verdict']}**"] for c in contrasts])
+    md += ["", "## Secondary metrics (descriptive, C1 minus each arm)", ""]
+    sec = []
+    for arm in arms:
+        if arm == C1 or step not in stats.get(C1, {}) or (arm != BASE and step not in stats[arm]):
+            continue
+        other = stats[arm][0 if arm == BASE else step]
+        sec.append([labels.get(arm, arm), *("–" if stats[C1][step][key]["mean"] is None or other[key]["mean"] is None
+                                            else f"{stats[C1][step][key]['mean'] - other[key]['mean']:+.3f}"
+                                            for key in keys)])
+    md += table(["C1 minus", *keys], sec) if sec else ["C1 has no runs at this step."]
+    sd, now, at16 = (_p3(rule[k]) for k in ("pooled_sd", "mde_now", "mde_at_16"))
+    md += ["", "## Seed rule", "",
+           (f"Pooled seed SD of pass@1 over the label-free arms: {sd} ({rule['df']} df); minimum detectable "
+           f"effect (80 % power, one-sided α = {rule['alpha']:.4f}): {now} with {rule['seeds_now']} seeds, "
+           f"{at16} with 16."),
+           f"**Recommended seeds per label-free arm: {rule['recommended_seeds'] or 'stop'}** ({rule['why']}).", ""]
+    md += ["## Provenance", "", "Budget (steps × completions per step (problems × variants × G)):", "",
+           *table(["arm", "budget"], budget_rows), "",
+           (f"Equal budget, 1 problem × {proto['completions_per_step']} per step: "
+           f"{'yes' if not budget_bad else 'NO'}."), "", "Commits (trained with / scored with):", "",
+           *table(["arm", "train", "eval"], [[a, ", ".join(c["train"]) or "–", ", ".join(c["eval"])]
+                                             for a, c in commits.items()]), "",
+           "Commands: each run's file holds its exact `alft` commands; the study's invocations:", "", "```bash",
+           *dict.fromkeys(i["command"] for i in study["invocations"]), "```", ""]
+    path = out_dir / "report.md"
     path.write_text("\n".join(md))
-    summary = {"protocol": meta["protocol"], "seeds": seeds, "values": values,
-               "stats": {c: {k: list(s) if s else None for k, s in rows[c].items()} for c in conds},
-               "gap_fraction": gaps, "verdicts": verdicts}
-    (out_dir / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary = {"protocol": proto, "step": step, "stats": stats, "pass@1_ci": cells, "contrasts": contrasts,
+               "seed_rule": rule, "commits": commits, "warnings": warnings,
+               "values": {a: {s: {k: seed_values(r) for k, r in st.items()} for s, st in runs[a].items()}
+                          for a in arms}}
+    (out_dir / "report.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     return path
-
-
-def _pretty(cmd: str, study: Path) -> str:
-    """A recorded command with the study directory as $STUDY and the venv's alft as `alft`."""
-    head, _, rest = cmd.partition(" ")
-    return ("alft" if head.endswith("/alft") else head) + " " + rest.replace(str(study), "$STUDY")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    study = args.study.expanduser().resolve()
-    if not (study / "study.json").is_file():
-        print(f"study_report: {study} has no study.json (run scripts/study_run.py first)", file=sys.stderr)
+    results = args.results.expanduser().resolve()
+    if not (results / "study.json").is_file():
+        print(f"study_report: {results} has no study.json (run scripts/study_run.py first)", file=sys.stderr)
         return 2
-    print(f"report: {report(study, args.name or study.name, args.out_dir, args.smooth)}")
+    path = report(results, (args.out_dir or results).expanduser().resolve(), args)
+    print(f"report: {path}")
     return 0
 
 

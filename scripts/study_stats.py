@@ -1,0 +1,128 @@
+"""Statistics of the pre-registered study (issue 12), pure numpy/scipy: no model, no files.
+
+- `one_sided_welch`, `permutation_p`: one-sided tests of H1: mean(a) − mean(b) > −margin on per-seed means
+  (margin 0: superiority; margin > 0: non-inferiority with that margin);
+- `holm`: Holm–Bonferroni adjusted p-values;
+- `hierarchical_bootstrap`: percentile CI of an arm's pass@1, or of the difference of two arms, resampling
+  seeds (per arm), then problems (one draw shared by both arms: paired), then samples within a problem;
+- `pooled_sd`, `mde`, `seeds_needed`: the seed rule of the plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+PERMUTATION_DRAWS = 200_000  # above this many distinct relabelings the permutation p is a Monte-Carlo estimate
+
+
+def one_sided_welch(a: Sequence[float], b: Sequence[float], margin: float = 0.0) -> tuple[float, float, float]:
+    """(t, Welch df, p) of H1: mean(a) − mean(b) > −margin; NaNs with fewer than 2 values per side."""
+    x, y = np.asarray(a, float) + margin, np.asarray(b, float)
+    if len(x) < 2 or len(y) < 2:
+        return math.nan, math.nan, math.nan
+    va, vb = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    if va + vb == 0:  # no spread at all: the sign of the difference decides
+        diff = x.mean() - y.mean()
+        return math.copysign(math.inf, diff) if diff else 0.0, math.nan, 0.0 if diff > 0 else 1.0
+    res = stats.ttest_ind(x, y, equal_var=False, alternative="greater")
+    df = (va + vb) ** 2 / (va**2 / (len(x) - 1) + vb**2 / (len(y) - 1))
+    return float(res.statistic), float(df), float(res.pvalue)
+
+
+def permutation_p(a: Sequence[float], b: Sequence[float], margin: float = 0.0, seed: int = 0) -> tuple[float, bool]:
+    """(p, exact) of the permutation test of H1: mean(a) − mean(b) > −margin (a shifted by +margin first).
+
+    Exact over every relabeling of the pooled values when there are at most PERMUTATION_DRAWS of them,
+    else a seeded Monte-Carlo estimate; p counts relabelings whose difference is >= the observed one.
+    """
+    x, y = np.asarray(a, float) + margin, np.asarray(b, float)
+    if len(x) < 1 or len(y) < 1:
+        return math.nan, False
+    exact = math.comb(len(x) + len(y), len(x)) <= PERMUTATION_DRAWS
+    res = stats.permutation_test((x, y), lambda u, v, axis: np.mean(u, axis=axis) - np.mean(v, axis=axis),
+                                 permutation_type="independent", alternative="greater", vectorized=True,
+                                 n_resamples=PERMUTATION_DRAWS, rng=np.random.default_rng(seed))
+    return float(res.pvalue), exact
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values (same order; NaN stays NaN and does not count as a test)."""
+    p = np.asarray(pvalues, float)
+    ok = np.flatnonzero(~np.isnan(p))
+    out = np.full(len(p), math.nan)
+    order = ok[np.argsort(p[ok], kind="stable")]
+    running = 0.0
+    for i, idx in enumerate(order):
+        running = max(running, min(1.0, (len(order) - i) * p[idx]))
+        out[idx] = running
+    return out.tolist()
+
+
+def hierarchical_bootstrap(arms: Sequence[tuple[np.ndarray, np.ndarray]], weights: Sequence[float],
+                           n_boot: int = 2000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, np.ndarray]:
+    """Percentile CI of Σ_i w_i · pass@1(arm i), each arm given as (n, c) arrays of shape (seeds, problems).
+
+    Problems are the columns, the same problems in the same order for every arm. Each replicate draws the
+    seeds of every arm with replacement, then one set of problems with replacement shared by all arms
+    (paired across arms), then each (seed, problem)'s correct count c* ~ Binomial(n, c/n); pass@1 is the
+    mean over seeds of the mean over problems of c*/n. weights (1,) give one arm's CI, (1, −1) a contrast.
+    Returns (low, high, replicates).
+    """
+    if len(arms) != len(weights) or not arms:
+        raise ValueError("hierarchical_bootstrap needs one weight per arm")
+    problems = {np.shape(n)[1] for n, _ in arms}
+    if len(problems) != 1 or 0 in problems:
+        raise ValueError(f"every arm needs the same, non-empty problem columns; got {sorted(problems)}")
+    rng = np.random.default_rng(seed)
+    n_problems = problems.pop()
+    total = np.zeros(n_boot)
+    picks = rng.integers(0, n_problems, size=(n_boot, n_problems))
+    for (n, c), w in zip(arms, weights):
+        n, c = np.asarray(n, float), np.asarray(c, float)
+        if np.any(n < 1) or np.any(c < 0) or np.any(c > n):
+            raise ValueError("need 1 <= n and 0 <= c <= n for every seed and problem")
+        for b in range(n_boot):
+            rows = rng.integers(0, n.shape[0], size=n.shape[0])
+            nn, pp = n[rows][:, picks[b]], (c / n)[rows][:, picks[b]]
+            total[b] += w * float((rng.binomial(nn.astype(int), pp) / nn).mean())
+    lo, hi = np.quantile(total, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi), total
+
+
+def pooled_sd(groups: Sequence[Sequence[float]]) -> tuple[float, int]:
+    """(pooled sample SD, degrees of freedom) of several groups' values; groups below 2 values are skipped."""
+    used = [np.asarray(g, float) for g in groups if len(g) >= 2]
+    df = sum(len(g) - 1 for g in used)
+    if not df:
+        return math.nan, 0
+    return float(math.sqrt(sum(((g - g.mean()) ** 2).sum() for g in used) / df)), df
+
+
+def mde(sigma: float, n: int, alpha: float, power: float = 0.8) -> float:
+    """Minimum detectable difference of two arms' means with n seeds each, one-sided test at level alpha:
+    (t_{1−α} + t_{power}) · σ · sqrt(2/n), t with 2n − 2 degrees of freedom."""
+    if n < 2:
+        return math.inf
+    df = 2 * n - 2
+    return float((stats.t.ppf(1 - alpha, df) + stats.t.ppf(power, df)) * sigma * math.sqrt(2 / n))
+
+
+def seeds_needed(sigma: float, effect: float, alpha: float, start: int = 6, most: int = 16,
+                 sigma_stop: float = 0.06, power: float = 0.8) -> tuple[int | None, str]:
+    """The plan's seed rule: (seeds per label-free arm, why); None = stop and report the MDE.
+
+    σ above sigma_stop: stop. Else the fewest seeds in [start, most] whose MDE is at most `effect`, or `most`.
+    """
+    if math.isnan(sigma):
+        return start, f"no pooled σ yet: start with {start} seeds"
+    if sigma > sigma_stop:
+        return None, (f"pooled σ = {sigma:.3f} > {sigma_stop}: stop and report the MDE "
+                      f"({mde(sigma, most, alpha, power):.3f} even at {most} seeds)")
+    for n in range(start, most + 1):
+        if mde(sigma, n, alpha, power) <= effect:
+            return n, f"MDE {mde(sigma, n, alpha, power):.3f} <= {effect} at {n} seeds"
+    return most, f"MDE at {most} seeds is {mde(sigma, most, alpha, power):.3f} > {effect}: {most} seeds, the most"
