@@ -148,13 +148,13 @@ def seed_rule(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> dict:
             "recommended_seeds": n, "why": why}
 
 
-def provenance(runs: dict) -> tuple[dict, list[str]]:
-    """Distinct commits per arm (train and eval) and loud warnings when the code differed."""
-    per_arm: dict[str, dict[str, set]] = {}
+def provenance(runs: dict) -> tuple[dict, list[str], str]:
+    """Distinct commits per arm (train and eval), loud warnings when the code may have differed, and a note."""
+    per_arm: dict[str, dict[str, list]] = {}
     everything: set[str] = set()
     warnings = []
     for arm, seeds in runs.items():
-        seen = {"train": set(), "eval": set()}
+        seen: dict[str, set] = {"train": set(), "eval": set()}
         for rec in (r for steps in seeds.values() for r in steps.values()):
             for role, found in seen.items():
                 c = rec["commit"][role]
@@ -165,13 +165,18 @@ def provenance(runs: dict) -> tuple[dict, list[str]]:
     if any("+dirty" in c for arms in per_arm.values() for cs in arms.values() for c in cs):
         warnings.append("some runs ran from a working tree with uncommitted changes (+dirty): their code is "
                         "not exactly the recorded commit")
+    note = f"{len(everything)} distinct commit(s)"
     if len(everything) > 1:
         diff = _training_diff(sorted(everything))
-        warnings.append(f"runs come from {len(everything)} different commits; " + (
-            f"files that can change training or scoring differ between them: {', '.join(diff)}" if diff else
-            "no file under alft_cli/, conf/ or pyproject.toml differs between them" if diff == [] else
-            "git could not compare them: check that they train identically"))
-    return per_arm, warnings
+        if diff is None:
+            warnings.append(f"runs come from {len(everything)} commits that git could not compare here: check "
+                            "that they train and score identically")
+        elif diff:
+            warnings.append(f"runs come from {len(everything)} commits whose training or scoring code differs in "
+                            f"{', '.join(diff)}: rerun the affected arms")
+        else:
+            note += f", identical in {', '.join(TRAINING_FILES)}"
+    return per_arm, warnings, note
 
 
 def _training_diff(commits: list[str]) -> list[str] | None:
@@ -312,7 +317,7 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
     by_arm = {a: at(a, step) for a in arms}
     contrasts = primary(by_arm, args)
     rule = seed_rule(by_arm, args)
-    commits, commit_warnings = provenance(runs)
+    commits, commit_warnings, commit_note = provenance(runs)
     budget_rows, budget_bad = budget_check(runs, proto["steps"])
     warnings += commit_warnings + [f"budget differs: {b}" for b in budget_bad]
 
@@ -368,7 +373,7 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
     md += ["## Provenance", "", "Budget (steps × completions per step (problems × variants × G)):", "",
            *table(["arm", "budget"], budget_rows), "",
            (f"Equal budget, 1 problem × {proto['completions_per_step']} per step: "
-           f"{'yes' if not budget_bad else 'NO'}."), "", "Commits (trained with / scored with):", "",
+           f"{'yes' if not budget_bad else 'NO'}."), "", f"Commits (trained with / scored with; {commit_note}):", "",
            *table(["arm", "train", "eval"], [[a, ", ".join(c["train"]) or "–", ", ".join(c["eval"])]
                                              for a, c in commits.items()]), "",
            "Commands: each run's file holds its exact `alft` commands; the study's invocations:", "", "```bash",
@@ -376,7 +381,7 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
     path = out_dir / "report.md"
     path.write_text("\n".join(md))
     summary = {"protocol": proto, "step": step, "stats": stats, "pass@1_ci": cells, "contrasts": contrasts,
-               "seed_rule": rule, "commits": commits, "warnings": warnings,
+               "seed_rule": rule, "commits": commits, "commit_note": commit_note, "warnings": warnings,
                "values": {a: {s: {k: seed_values(r) for k, r in st.items()} for s, st in runs[a].items()}
                           for a in arms}}
     (out_dir / "report.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")

@@ -270,7 +270,7 @@ def git_state() -> dict:
         return subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True, check=True).stdout
 
     try:
-        changed = git("status", "--porcelain", "--", ".", ":(exclude)docs/results", ":(exclude)outputs").splitlines()
+        changed = git("--no-optional-locks", "status", "--porcelain", "--", ".", ":(exclude)docs/results", ":(exclude)outputs").splitlines()
         return {"commit": git("rev-parse", "HEAD").strip(), "dirty": bool(changed),
                 "dirty_files": [line[3:] for line in changed][:20]}
     except (OSError, subprocess.CalledProcessError):
@@ -280,11 +280,10 @@ def git_state() -> dict:
 def git_commit(path: Path, message: str) -> None:
     """Commit just `path` (under LOCK)."""
     rel = str(path.relative_to(REPO))
-    subprocess.run(["git", "add", "--", rel], cwd=REPO, check=True, capture_output=True)
-    proc = subprocess.run(["git", "commit", "-q", "-m", message, "--", rel], cwd=REPO, capture_output=True,
-                          text=True, check=False)
-    if proc.returncode and "nothing" not in proc.stdout + proc.stderr:
-        raise RuntimeError(f"git commit of {rel} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    for cmd in (["add", "--", rel], ["commit", "-q", "-m", message, "--", rel]):
+        proc = subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True, check=False)
+        if proc.returncode and "nothing" not in proc.stdout + proc.stderr:
+            raise RuntimeError(f"git {cmd[0]} of {rel} failed: {proc.stderr.strip() or proc.stdout.strip()}")
 
 
 def run_alft(argv: list[str], run_dir: Path) -> float:
@@ -388,7 +387,8 @@ class Pipeline:
         state = u.train_dir / "study_train.json"
         if not all(u.model_at(s) for s in missing) or not state.is_file():
             shutil.rmtree(u.scratch, ignore_errors=True)  # stale models and eval caches go with it
-            argv, commit = u.train_argv(), git_state()
+            with LOCK:
+                argv, commit = u.train_argv(), git_state()
             seconds = run_alft(argv, u.train_dir)
             import yaml
 
@@ -406,7 +406,8 @@ class Pipeline:
     def stage(self, step: int, train: dict | None) -> None:
         """Both evals of the model at `step`, then its results file (committed with --commit)."""
         u, seconds, commands = self.unit, {}, {}
-        commit = git_state()
+        with LOCK:
+            commit = git_state()
         for which in EVALS:
             argv = u.eval_argv(step, which)
             run = Path(argv[-1].split("=", 1)[1])

@@ -1,27 +1,33 @@
-"""scripts/study_run.py and scripts/study_report.py end to end on the tiny model (1 seed, 2 steps, 2 conditions
-+ base): the run grid resumes, and every number of the report is the one recomputed from the run files."""
+"""Study v2 (issue 12): scripts/study_stats.py against hand-checked cases, the arms' equal budget from the
+composed configs, scripts/study_run.py's resume from the committed results files (with a stand-in for the
+`alft` commands, and once for real on the tiny model) and scripts/study_report.py's numbers recomputed from
+those files."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import math
+import random
+import shutil
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
+from scipy import stats
 
 REPO = Path(__file__).resolve().parents[2]
-RUN = [sys.executable, str(REPO / "scripts" / "study_run.py"), "--model", "tiny", "--seeds", "0", "--steps", "2",
-       "--conditions", "base", "correctness", "coherence", "--eval-limit", "3", "--eval-n", "2", "--ood-limit", "0",
-       "--train-set", "dataset.train_size=16", "heldout.size=4", "heldout.max_new_tokens=8",
-       "trainer.max_completion_length=8", "--eval-set", "eval.max_new_tokens=8"]
-RUNS = ["base/seed0/eval-heldout", "correctness/seed0/train", "correctness/seed0/eval-heldout",
-        "coherence/seed0/train", "coherence/seed0/eval-heldout"]
 
 
 def _script(name: str):
+    if str(REPO / "scripts") not in sys.path:
+        sys.path.insert(0, str(REPO / "scripts"))
+    if name in sys.modules:
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while the class is built
@@ -29,112 +35,274 @@ def _script(name: str):
     return module
 
 
-def _run(*args: str) -> str:
-    proc = subprocess.run(list(args), capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return proc.stdout
+# ---------------------------------------------------------------- statistics, by hand
+def test_permutation_test_is_exact_on_hand_counted_cases():
+    s = _script("study_stats")
+    # relabelings of {1,2,3,4} into two pairs: only the observed one has a difference >= 2
+    assert s.permutation_p([3, 4], [1, 2]) == (pytest.approx(1 / 6), True)
+    # margin 2 shifts a to [5, 6] against [4, 5]: differences 1, -1, 0, 0, 1, -1 -> p = 2/6
+    assert s.permutation_p([3, 4], [4, 5], margin=2)[0] == pytest.approx(1 / 3)
+    assert s.permutation_p([1, 2], [3, 4])[0] == pytest.approx(1.0)
 
 
-def _row(md: str, label: str) -> list[str]:
-    """The cells of the first markdown table row that starts with `label`."""
-    line = next(x for x in md.splitlines() if x.startswith(f"| {label} |"))
-    return [c.strip() for c in line.strip("|").split("|")][1:]
+def test_welch_matches_the_formula():
+    s = _script("study_stats")
+    # means 2 and 1/3, variances 1 and 1/3: SE² = 1/3 + 1/9 = 4/9, t = (5/3) / (2/3) = 2.5, df = 3.2
+    t, df, p = s.one_sided_welch([1, 2, 3], [0, 0, 1])
+    assert (t, df) == (pytest.approx(2.5), pytest.approx(3.2))
+    assert p == pytest.approx(stats.t.sf(2.5, 3.2))
+    # non-inferiority margin: a + 0.5 against b
+    assert s.one_sided_welch([1, 2, 3], [0, 0, 1], margin=0.5)[0] == pytest.approx((5 / 3 + 0.5) / (2 / 3))
+    assert math.isnan(s.one_sided_welch([1], [0, 1])[2])
 
 
-def _heldout(study: Path, cond: str) -> dict:
-    return json.loads((study / cond / "seed0" / "eval-heldout" / "metrics.json").read_text())
+def test_holm_adjusts_in_order_and_skips_missing_tests():
+    s = _script("study_stats")
+    # sorted 0.01, 0.03, 0.04 -> 3·0.01, 2·0.03, max(0.06, 1·0.04)
+    assert s.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    out = s.holm([math.nan, 0.02, 0.04])
+    assert math.isnan(out[0]) and out[1:] == pytest.approx([0.04, 0.04])
+    assert s.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
 
 
+@pytest.mark.parametrize("level", ["seeds", "problems", "samples"])
+def test_hierarchical_bootstrap_resamples_each_level(level):
+    """Each level alone: values 0, 1/2, 1 with probabilities 1/4, 1/2, 1/4."""
+    s = _script("study_stats")
+    n, c = {"seeds": (np.full((2, 3), 4), np.array([[4, 4, 4], [0, 0, 0]])),  # seed means 1 and 0
+            "problems": (np.ones((1, 2)), np.array([[1, 0]])),  # one sample of each of two problems
+            "samples": (np.full((1, 1), 2), np.array([[1]]))}[level]  # c* ~ Binomial(2, 1/2)
+    lo, hi, reps = s.hierarchical_bootstrap([(n, c)], [1], n_boot=4000, seed=1)
+    assert (lo, hi) == (0.0, 1.0)
+    for value, prob in ((0.0, 0.25), (0.5, 0.5), (1.0, 0.25)):
+        assert np.mean(np.isclose(reps, value)) == pytest.approx(prob, abs=0.03)
+
+
+def test_hierarchical_bootstrap_pairs_problems_across_arms():
+    """Two arms with the same per-problem outcomes differ by exactly 0 in every replicate (paired problems);
+    a constant gap stays that gap."""
+    s = _script("study_stats")
+    n, c = np.ones((1, 4)), np.array([[1, 0, 1, 0]])
+    lo, hi, reps = s.hierarchical_bootstrap([(n, c), (n, c)], [1, -1], n_boot=500)
+    assert (lo, hi) == (0.0, 0.0) and not reps.any()
+    lo, hi, _ = s.hierarchical_bootstrap([(n, np.ones((1, 4))), (n, np.zeros((1, 4)))], [1, -1], n_boot=200)
+    assert (lo, hi) == (1.0, 1.0)
+    with pytest.raises(ValueError, match="same, non-empty problem columns"):
+        s.hierarchical_bootstrap([(n, c), (np.ones((1, 3)), np.zeros((1, 3)))], [1, -1])
+
+
+def test_seed_rule_and_minimum_detectable_effect():
+    s = _script("study_stats")
+    # large n: the normal approximation (z_0.95 + z_0.8) · σ · sqrt(2/n)
+    assert s.mde(1.0, 10_000, 0.05) == pytest.approx((1.6449 + 0.8416) * math.sqrt(2 / 10_000), rel=1e-3)
+    assert s.pooled_sd([[0, 2], [1, 3], [5]]) == (pytest.approx(math.sqrt(2)), 2)
+    n, why = s.seeds_needed(0.07, 0.06, 0.05 / 3)
+    assert n is None and "stop" in why
+    n, _ = s.seeds_needed(0.04, 0.06, 0.05 / 3)
+    assert 6 < n <= 16 and s.mde(0.04, n, 0.05 / 3) <= 0.06 < s.mde(0.04, n - 1, 0.05 / 3)
+    assert s.seeds_needed(0.01, 0.06, 0.05 / 3)[0] == 6
+    assert s.seeds_needed(0.059, 0.01, 0.05 / 3)[0] == 16
+
+
+# ---------------------------------------------------------------- arms
+def test_every_arm_trains_one_problem_of_16_completions_per_step():
+    run = _script("study_run")
+    transforms = ["identity", "paraphrase", "reorder", "paraphrase+reorder"]
+    for arm, (_, overrides) in run.ARMS.items():
+        if overrides is None:
+            continue
+        cfg = run.compose_train(["model=tiny", *run.train_overrides(arm, 3, transforms), "trainer.max_steps=80"])
+        b = run.budget(cfg, 80)
+        assert run.check_budget(b, 80) is None, (arm, b)
+        assert (b["variants"], b["generations"]) == ((4, 4) if arm.startswith("coherence") else (1, 16))
+        if arm == "random":
+            assert cfg["objective"]["params"]["seed"] == 3
+    assert "problems_per_step 2.0 (not 1)" in run.check_budget(
+        {"steps": 80, "completions_per_step": 16, "problems_per_step": 2.0}, 80)
+
+
+def test_null_arm_trains_identical_prompts_and_c1_distinct_ones():
+    from omegaconf import OmegaConf
+
+    from alft_cli.data import Problem
+    from alft_cli.train import training_rows
+
+    run = _script("study_run")
+    transforms = ["identity", "paraphrase", "reorder", "paraphrase+reorder"]
+    problem = Problem(uid="p0", question="State the final answer to the following arithmetic problem: 3 + 4 =",
+                      gold="7")
+    for arm, distinct in (("coherence_null", 1), ("coherence", 4)):
+        cfg = OmegaConf.create(run.compose_train(["model=tiny", *run.train_overrides(arm, 0, transforms)]))
+        rows = training_rows([problem], cfg)
+        assert [r["variant"] for r in rows] == [0, 1, 2, 3]
+        assert len({r["prompt"][-1]["content"] for r in rows}) == distinct, [r["prompt"] for r in rows]
+
+
+# ---------------------------------------------------------------- the runner with a stand-in for `alft`
+QUALITY = {"base": 0.3, "coherence": 0.6, "coherence_null": 0.45, "majority": 0.5, "random": 0.3, "correctness": 0.7}
+
+
+def fake_alft(calls: list[str]):
+    """A stand-in for run_alft: writes the files `alft train` / `alft eval` would, with answers whose
+    accuracy depends on the arm, seed and step (read from the model path)."""
+    from alft_cli.scoring import compute_metrics
+
+    def run_alft(argv: list[str], run_dir: Path) -> float:
+        kv = dict(a.split("=", 1) for a in argv[2:])
+        run_dir.mkdir(parents=True, exist_ok=True)
+        calls.append(f"{argv[1]} {run_dir.as_posix().split('/out/')[1]}")
+        if argv[1] == "train":
+            steps, saves = int(kv["trainer.max_steps"]), int(kv.get("trainer.save_steps", 0))
+            transforms = kv.get("objective.transforms", "").strip("[]").split(",") if "objective.transforms" in kv \
+                else None
+            cfg = {"trainer": {"per_device_train_batch_size": 8, "gradient_accumulation_steps": 2,
+                               "num_generations": int(kv["trainer.num_generations"])},
+                   "objective": {"transforms": transforms}}
+            (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg))
+            (run_dir / "train_log.jsonl").write_text("".join(
+                json.dumps({"step": s, "loss": 0.1, "reward": s / steps, "answers/answer_entropy": 1 - s / steps,
+                            "answers/majority_share": 0.5, "answers/unparsed_rate": 0.1, "step_time": 1.0}) + "\n"
+                for s in range(1, steps + 1)))
+            models = ["final_model", *(f"checkpoint-{s}" for s in range(saves, steps + 1, saves) if saves)]
+            for m in models:
+                (run_dir / m).mkdir()
+                (run_dir / m / "config.json").write_text("{}")
+            (run_dir / "metrics.json").write_text(json.dumps({"steps": steps}))
+            return 1.0
+        model = kv["model"]
+        arm = "base" if "/" not in model else Path(model).parents[2].name
+        step = 0 if "/" not in model else int(model.split("-")[-1]) if "checkpoint" in model else 2
+        rng = random.Random(f"{arm}{kv['seed']}{step}{kv['eval.n']}")
+        quality = QUALITY[arm] * (0.8 + 0.1 * step) + rng.uniform(-0.1, 0.1)
+        n = int(kv["eval.n"])
+        rows = [{"id": f"q{i}", "variant": v, "completion": "", "gold": "1", "answer": a, "correct": a == "1"}
+                for v in kv["eval.transforms"].strip("[]").split(",") for i in range(int(kv["eval.limit"]))
+                for a in (("1" if rng.random() < quality else rng.choice(["2", None])) for _ in range(n))]
+        (run_dir / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        ks = [1, n] if n > 1 else [1]
+        (run_dir / "metrics.json").write_text(json.dumps({**compute_metrics(rows, ks),
+                                                          "protocol": {"checker_version": "test"}}))
+        return 1.0
+
+    return run_alft
+
+
+def _git(repo: Path, *cmd: str) -> str:
+    return subprocess.run(["git", *cmd], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def _problems_pass1(record: dict) -> float:
+    first = record["problems"][0]["variant"]
+    return statistics.mean(p["c"] / p["n"] for p in record["problems"] if p["variant"] == first)
+
+
+def test_runner_resumes_from_committed_results_and_the_report_recomputes_them(tmp_path, monkeypatch, capsys):
+    run, report, stats_ = _script("study_run"), _script("study_report"), _script("study_stats")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "t"), monkeypatch.setenv("GIT_AUTHOR_EMAIL", "t@t")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "t"), monkeypatch.setenv("GIT_COMMITTER_EMAIL", "t@t")
+    calls: list[str] = []
+    monkeypatch.setattr(run, "REPO", repo)
+    monkeypatch.setattr(report, "REPO", repo)
+    monkeypatch.setattr(run, "run_alft", fake_alft(calls))
+    results, out = repo / "docs" / "results" / "t", tmp_path / "out"
+    argv = ["--study", "t", "--results", str(results), "--out", str(out), "--model", "tiny", "--seeds", "0", "1",
+            "2", "--steps", "2", "--eval-steps", "1", "2", "--eval-limit", "6", "--eval-n", "4", "--commit",
+            "--jobs", "2"]
+    assert run.main(argv) == 0
+    files = sorted(str(p.relative_to(results)) for p in results.rglob("step*.json"))
+    assert len(files) == 3 * (1 + 5 * 2) and "runs/base/seed1/step0.json" in files
+    assert len(calls) == 3 * (2 + 5 * 5)  # base: 2 evals; trained arms: 1 training + 2 × 2 evals
+    assert len(_git(repo, "log", "--oneline").splitlines()) == 2 + len(files)  # init, study.json, one per file
+    assert not _git(repo, "status", "--porcelain")
+    assert not list(out.rglob("checkpoint-*")) and not list(out.rglob("final_model"))  # models deleted
+
+    rec = json.loads((results / "runs" / "coherence" / "seed1" / "step1.json").read_text())
+    assert rec["budget"] == {"steps": 2, "completions_per_step": 16, "variants": 4, "generations": 4,
+                             "problems_per_step": 1.0}
+    assert rec["curve"]["step"] == [1] and not rec["commit"]["train"]["dirty"]
+    assert _git(repo, "cat-file", "-t", rec["commit"]["train"]["commit"]).strip() == "commit"
+    assert "checkpoint-1" in rec["commands"]["sampled"] and "final_model" not in rec["commands"]["greedy"]
+    ids = [p["id"] for p in rec["problems"]]
+    assert len(ids) == 12 and {p["variant"] for p in rec["problems"]} == {"identity", "paraphrase"}
+    assert rec["metrics"]["sampled"]["pass@1"] == pytest.approx(_problems_pass1(rec))
+    assert all(p["greedy"] in (0, 1) for p in rec["problems"][:6]) and rec["problems"][6]["greedy"] is None
+
+    # A fresh machine: outputs gone, nothing runs again.
+    shutil.rmtree(out)
+    calls.clear()
+    assert run.main(argv) == 0 and calls == []
+    # A lost step-1 file: the model is gone, so its arm and seed train again and only step 1 is evaluated.
+    kept = (results / "runs" / "majority" / "seed2" / "step2.json").read_text()
+    (results / "runs" / "majority" / "seed2" / "step1.json").unlink()
+    assert run.main(argv) == 0
+    assert calls == ["train majority/seed2/train", "eval majority/seed2/step1/eval-sampled",
+                     "eval majority/seed2/step1/eval-greedy"]
+    assert (results / "runs" / "majority" / "seed2" / "step2.json").read_text() == kept
+    assert "majority/seed2/step1" in _git(repo, "log", "-1", "--format=%s")
+    # A different protocol in the same results directory is refused.
+    with pytest.raises(SystemExit, match="holds a study with other eval_steps, steps;"):
+        run.main([*argv, "--steps", "3", "--eval-steps", "3"])
+
+    # The report: every primary number recomputed from the files.
+    report.main([str(results), "--boot", "300"])
+    summary = json.loads((results / "report.json").read_text())
+    md = (results / "report.md").read_text()
+    assert "Equal budget, 1 problem × 16 per step: yes" in md and "WARNING" not in md
+    per_seed = {arm: [_problems_pass1(json.loads((results / "runs" / arm / f"seed{s}" / "step2.json").read_text()))
+                      for s in range(3)] for arm in QUALITY if arm != "base"}
+    expected_p = []
+    for c, (name, a, b, margin) in zip(summary["contrasts"], report.CONTRASTS):
+        assert c["name"] == name
+        assert c["effect"] == pytest.approx(statistics.mean(per_seed[a]) - statistics.mean(per_seed[b]))
+        assert c["p_permutation"] == pytest.approx(stats_.permutation_p(per_seed[a], per_seed[b], margin)[0])
+        assert c["p_welch"] == pytest.approx(stats_.one_sided_welch(per_seed[a], per_seed[b], margin)[2])
+        assert c["ci"][0] <= c["effect"] + 0.05 and c["effect"] - 0.05 <= c["ci"][1]
+        expected_p.append(c["p_permutation"])
+        assert f"| {name} | 3/3 | {c['effect']:+.3f} |" in md
+    for c, p in zip(summary["contrasts"], stats_.holm(expected_p)):
+        assert c["p_holm"] == pytest.approx(p)
+        assert c["verdict"] == ("supported" if p < 0.05 else "not supported")
+    sigma, _ = stats_.pooled_sd([per_seed[a] for a in report.LABEL_FREE])
+    assert summary["seed_rule"]["pooled_sd"] == pytest.approx(sigma)
+    assert f"**Recommended seeds per label-free arm: {summary['seed_rule']['recommended_seeds'] or 'stop'}**" in md
+    assert summary["stats"]["coherence"]["2"]["pass@1"]["mean"] == pytest.approx(statistics.mean(per_seed["coherence"]))
+    for png in ("curves.png", "pass_at_1.png"):
+        assert (results / png).read_bytes()[:4] == b"\x89PNG"
+
+    # Runs from two commits that differ in training code are flagged.
+    assert "identical in alft_cli, conf, pyproject.toml" in md
+    (repo / "alft_cli").mkdir()
+    (repo / "alft_cli" / "rewards.py").write_text("changed\n")
+    _git(repo, "add", "alft_cli"), _git(repo, "commit", "-q", "-m", "change training code")
+    file = results / "runs" / "random" / "seed0" / "step2.json"
+    rec = json.loads(file.read_text())
+    rec["commit"]["train"]["commit"] = _git(repo, "rev-parse", "HEAD").strip()
+    file.write_text(json.dumps(rec))
+    report.main([str(results), "--boot", "50"])
+    md = (results / "report.md").read_text()
+    assert "training or scoring code differs in alft_cli/rewards.py: rerun the affected arms" in md
+
+
+# ---------------------------------------------------------------- for real, on the tiny model
 @pytest.mark.slow
-def test_study_runs_resumes_and_reports_numbers_from_the_run_files(tmp_path):
-    study, results = tmp_path / "study", tmp_path / "results"
-    out = _run(*RUN, "--out", str(study))
-    finished = [line for line in out.splitlines() if line.startswith("[")]
-    assert [line.split()[2] for line in finished] == RUNS and "FAILED" not in out
-    again = _run(*RUN, "--out", str(study))
-    assert again.count("skipped (done)") == len(RUNS)
-
-    _run(sys.executable, str(REPO / "scripts" / "study_report.py"), str(study), "--out-dir", str(results))
-    md = (results / "study.md").read_text()
-    for png in ("study_curves.png", "study_pass_at_k.png"):
-        assert (results / png).read_bytes()[:4] == b"\x89PNG" and f"]({png})" in md
-    labels = json.loads((study / "study.json").read_text())["labels"]
-    for cond in ("base", "correctness", "coherence"):
-        m = _heldout(study, cond)
-        cells = _row(md, labels[cond])
-        assert cells[:4] == ["1", f"{m['pass@1']:.3f}", f"{m['maj@2']:.3f}", f"{m['pass@2']:.3f}"]
-        assert cells[5:8] == [f"{m[k]:.3f}" for k in ("coherence", "answer_entropy", "unparsed_rate")]
-    train = study / "coherence" / "seed0" / "train"
-    greedy = json.loads((train / "metrics.json").read_text())["heldout_accuracy_after"]
-    times = [json.loads(x)["step_time"] for x in (train / "train_log.jsonl").read_text().splitlines()
-             if "step_time" in x]
-    before = [json.loads((study / c / "seed0" / "train" / "metrics.json").read_text())["heldout_accuracy_before"]
-              for c in ("correctness", "coherence")]
-    assert _row(md, labels["coherence"])[4] == f"{greedy:.3f}" and _row(md, labels["coherence"])[-1] == (
-        f"{statistics.mean(times):.3f}")
-    assert _row(md, labels["base"])[4] == f"{statistics.mean(before):.3f}"
-    assert "| GRPO, gold correctness | 2 × 16 (4 × 1 × 4) |" in md and "(1 × 4 × 4)" in md
-    assert "Equal budget across conditions: yes" in md and "alft train model=tiny objective=coherence" in md
-
-    # Change the held-out pass@1 of the runs: the gap fraction follows the files.
-    for cond, value in (("base", 0.2), ("correctness", 0.6), ("coherence", 0.4)):
-        file = study / cond / "seed0" / "eval-heldout" / "metrics.json"
-        file.write_text(json.dumps({**_heldout(study, cond), "pass@1": value}))
-    _run(sys.executable, str(REPO / "scripts" / "study_report.py"), str(study), "--out-dir", str(results))
-    p = {c: _heldout(study, c)["pass@1"] for c in ("base", "correctness", "coherence")}
-    expected = (p["coherence"] - p["base"]) / (p["correctness"] - p["base"])
-    summary = json.loads((results / "study.json").read_text())
-    assert summary["gap_fraction"]["coherence"]["pass@1"] == pytest.approx(expected) == pytest.approx(0.5)
-    md = (results / "study.md").read_text()
-    gap_table = md.split("## Fraction")[1]
-    assert _row(gap_table, labels["coherence"])[0] == f"{expected:.3f}"
-    assert f"pass@1 {100 * expected:.0f}%" in md
-
-
-def test_verdicts_use_the_seeds_spread():
-    report = _script("study_report")
-    assert report.verdict((0.60, 0.01, 3), (0.50, 0.01, 3))[0] == "win"
-    assert report.verdict((0.50, 0.01, 3), (0.60, 0.01, 3))[0] == "lose"
-    assert report.verdict((0.52, 0.05, 3), (0.50, 0.05, 3))[0] == "tie"
-    assert report.verdict((0.60, None, 1), (0.50, 0.01, 3))[0] == "n/a"
-    assert report.gap_fraction((0.4, None, 1), (0.2, None, 1), (0.6, None, 1)) == pytest.approx(0.5)
-    assert report.gap_fraction((0.4, None, 1), (0.2, None, 1), (0.2, None, 1)) is None
-    # a gap inside the seeds' noise (gold − base ≤ 2·SE) has no meaningful fraction
-    assert report.gap_fraction((0.6, 0.01, 3), (0.50, 0.01, 3), (0.70, 0.01, 3)) == pytest.approx(0.5)
-    assert report.gap_fraction((0.6, 0.01, 3), (0.50, 0.01, 3), (0.51, 0.01, 3)) is None
-    assert report.gap_fraction((0.6, 0.01, 3), (0.50, 0.01, 3), (0.40, 0.01, 3)) is None
-
-
-def test_conditions_share_the_trainer_batch():
-    """Only the objective differs between conditions: no condition touches the batch geometry or steps."""
-    run = _script("study_run")
-    for _, overrides in run.CONDITIONS.values():
-        assert all(o.startswith("objective") for o in overrides), overrides
-
-
-def test_a_study_may_gain_ood_evals_but_keeps_its_protocol(tmp_path):
-    """--evals picks the eval sets of this call; ood_limit may go from 0 to n once, nothing else may change."""
-    run = _script("study_run")
-    gsm8k, svamp = tmp_path / "gsm8k.jsonl", tmp_path / "svamp.json"
-    gsm8k.write_text("{}\n"), svamp.write_text("[]\n")
-    base = ["--out", str(tmp_path / "s"), "--model", "tiny", "--seeds", "0", "--steps", "2", "--conditions",
-            "base", "coherence", "--gsm8k", str(gsm8k), "--svamp", str(svamp)]
-
-    def write(*extra: str) -> list[str]:
-        args = run.parse_args([*base, *extra])
-        sets = run.eval_sets(args)
-        runs = run.plan(args, sets)
-        run.write_study_json(args, runs, list(sets))
-        return [r.name for r in runs]
-
-    assert write("--ood-limit", "0") == ["base/seed0/eval-heldout", "coherence/seed0/train",
-                                         "coherence/seed0/eval-heldout"]
-    assert write("--ood-limit", "5", "--evals", "gsm8k", "svamp") == [
-        "base/seed0/eval-gsm8k", "base/seed0/eval-svamp", "coherence/seed0/train", "coherence/seed0/eval-gsm8k",
-        "coherence/seed0/eval-svamp"]
-    study = json.loads((tmp_path / "s" / "study.json").read_text())
-    assert study["protocol"]["ood_limit"] == 5 and study["eval_sets"] == ["gsm8k", "heldout", "svamp"]
-    assert len(study["invocations"]) == 2 and "dataset=svamp" in study["commands"]["base/seed0/eval-svamp"]
-    for changed in (["--ood-limit", "7"], ["--ood-limit", "5", "--steps", "3"], ["--ood-limit", "0"]):
-        with pytest.raises(SystemExit, match="study_run: .* holds a study with other"):
-            write(*changed)
+def test_study_on_the_tiny_model_resumes_without_outputs(tmp_path):
+    results, out = tmp_path / "results", tmp_path / "out"
+    cmd = [sys.executable, str(REPO / "scripts" / "study_run.py"), "--study", "t", "--results", str(results),
+           "--out", str(out), "--model", "tiny", "--arms", "coherence", "--seeds", "0", "--steps", "2",
+           "--eval-steps", "1", "2", "--eval-limit", "3", "--eval-n", "2", "--max-new-tokens", "8",
+           "--set", "dataset.train_size=16", "--train-set", "trainer.max_completion_length=8"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for step in (1, 2):
+        rec = json.loads((results / "runs" / "coherence" / "seed0" / f"step{step}.json").read_text())
+        assert rec["budget"]["completions_per_step"] == 16 and rec["curve"]["step"] == list(range(1, step + 1))
+        assert len(rec["problems"]) == 6 and rec["metrics"]["greedy"]["n_problems"] == 3
+        assert rec["metrics"]["sampled"]["pass@1"] == pytest.approx(_problems_pass1(rec))
+    assert not list(out.rglob("checkpoint-*")) and not list(out.rglob("final_model"))
+    shutil.rmtree(out)
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True).stdout
+    assert "coherence/seed0: done" in again and not out.joinpath("coherence", "seed0", "train").exists()
