@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled TOKENIZERS_PARALLELISM=false
 
-.PHONY: install demo test test-fast lint bench study study-smoke clean
+.PHONY: install demo test test-fast lint bench study2 study2-smoke clean
 
 install: $(VENV)/.installed
 
@@ -33,22 +33,23 @@ bench: install
 	$(BIN)/python scripts/estimator_bias.py
 	$(BIN)/python scripts/bench_answers.py
 
-# The controlled study of issue 8 on SmolLM2-135M (docs/results/README.md): 6 trained conditions + base.
-# study: 3 seeds x 20 steps, ~3.5 h on 2 CPU cores (held-out evals of every seed first, then GSM8K/SVAMP);
-# study-smoke: 1 seed x 5 steps, ~17 min. Both resume when run again and write docs/results/<study>.md
-# (the report is written even when a run failed).
+# The pre-registered study v2 of issue 12 (docs/results/README.md): 5 trained arms + base at equal budget
+# (1 problem x 16 completions per step), evaluated at steps 40 and 80. Each evaluated model's numbers land in
+# docs/results/v2/runs/ and are committed at once (--commit); run the target again, on any machine with this
+# branch checked out, to resume. STUDY2_ARGS adds options (the task: --set KEY=VALUE ..., --jobs N, --seeds ...).
+# study2-smoke: 1 seed x 4 steps, small evals, results under outputs/ (never committed).
 STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-STUDY := $(STUDY_ENV) $(BIN)/python scripts/study_run.py --out outputs/study/smollm2 --seeds 0 1 2 --steps 20 \
-  --eval-limit 50 --eval-n 8 --ood-limit 30 --train-set heldout.size=100
+STUDY2_ARGS ?=
 
-study: install
-	$(STUDY) --evals heldout; status=$$?; $(STUDY) || status=$$?; \
-	$(BIN)/python scripts/study_report.py outputs/study/smollm2 && exit $$status
+study2: install
+	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --study v2 --seeds 0 1 2 3 4 5 --steps 80 --eval-steps 40 80 \
+	  --eval-limit 200 --eval-n 8 --commit $(STUDY2_ARGS); status=$$?; \
+	$(BIN)/python scripts/study_report.py docs/results/v2 && exit $$status
 
-study-smoke: install
-	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --out outputs/study/smollm2-smoke --seeds 0 --steps 5 \
-	  --eval-limit 10 --eval-n 8 --ood-limit 8 --train-set heldout.size=50; status=$$?; \
-	$(BIN)/python scripts/study_report.py outputs/study/smollm2-smoke && exit $$status
+study2-smoke: install
+	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --study v2-smoke --results outputs/study/v2-smoke/results \
+	  --seeds 0 --steps 4 --eval-steps 2 4 --eval-limit 10 --eval-n 4 $(STUDY2_ARGS); status=$$?; \
+	$(BIN)/python scripts/study_report.py outputs/study/v2-smoke/results && exit $$status
 
 clean:
 	rm -rf outputs multirun .pytest_cache
