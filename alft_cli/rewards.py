@@ -42,8 +42,18 @@ class CorrectnessReward:
     def __init__(self, style: str = "gsm8k", strict: bool = False):
         self.style, self.strict = style, strict
 
-    def __call__(self, completions: Sequence[Any], gold: Sequence[str], **_: Any) -> list[float]:
+    def __call__(self, completions: Sequence[Any], gold: Sequence[str], uid: Sequence[str] | None = None,
+                 log_metric: Callable[[str, float], None] | None = None, **_: Any) -> list[float]:
         answers = [extract_answer(completion_text(c), self.style, strict=self.strict) for c in completions]
+        if log_metric is not None and uid is not None:  # the answer statistics every objective logs
+            per_rank, _rank = gather_by_rank(list(zip(uid, answers, gold)))
+            groups: dict[str, list[list[str | None]]] = defaultdict(lambda: [[]])
+            golds = {}
+            for u, a, g in (row for items in per_rank for row in items):
+                groups[u][0].append(a)
+                golds[u] = g
+            for name, value in answer_stats(groups, golds, self.style).items():
+                log_metric(f"answers/{name}", value)
         return [float(check_answer(a, g, self.style)) for a, g in zip(answers, gold)]
 
 
@@ -109,33 +119,41 @@ class AnswerLevelReward:
         return dict(groups), golds, slots
 
     def batch_stats(self, groups: dict, golds: dict) -> dict[str, float]:
-        """Per-step diagnostics averaged over problems; gold-based ones only where golds exist."""
-        from alft_cli.game import group_stats
-        from alft_cli.game.groups import counts, modes
+        """Per-step diagnostics averaged over problems (answer_stats with this objective's Target)."""
+        return answer_stats(groups, golds, self.style, self.objective)
 
-        totals: dict[str, float] = defaultdict(float)
-        with_gold = 0
-        for u, g in groups.items():
-            for key, value in group_stats(g).items():
-                totals[key] += float(value)
-            gold = golds.get(u)
-            if gold is None:
-                continue
-            with_gold += 1
-            pooled = [a for variant in g for a in variant]
-            verdicts = [judge_answer(a, gold, self.style) for a in pooled]
-            totals["accuracy"] += verdicts.count(Verdict.CORRECT) / len(pooled)
-            totals["undecided_rate"] += verdicts.count(Verdict.UNDECIDED) / len(pooled)
-            top = modes(counts(pooled))
-            majority = top[0] if top else None
-            totals["majority_accuracy"] += float(majority is not None and check_answer(majority, gold, self.style))
-            target = self.objective.target(g)[0]
+
+def answer_stats(groups: dict, golds: dict, style: str, objective: Any = None) -> dict[str, float]:
+    """Per-step diagnostics averaged over problems; gold-based ones only where golds exist, and whether the
+    Target's mode is correct only with an objective."""
+    from alft_cli.game import group_stats
+    from alft_cli.game.groups import counts, modes
+
+    totals: dict[str, float] = defaultdict(float)
+    with_gold = 0
+    for u, g in groups.items():
+        for key, value in group_stats(g).items():
+            totals[key] += float(value)
+        gold = golds.get(u)
+        if gold is None:
+            continue
+        with_gold += 1
+        pooled = [a for variant in g for a in variant]
+        verdicts = [judge_answer(a, gold, style) for a in pooled]
+        totals["accuracy"] += verdicts.count(Verdict.CORRECT) / len(pooled)
+        totals["undecided_rate"] += verdicts.count(Verdict.UNDECIDED) / len(pooled)
+        top = modes(counts(pooled))
+        majority = top[0] if top else None
+        totals["majority_accuracy"] += float(majority is not None and check_answer(majority, gold, style))
+        if objective is not None:
+            target = objective.target(g)[0]
             mode = max(target, key=target.get) if target else None
-            totals["target_mode_correct"] += float(mode is not None and check_answer(mode, gold, self.style))
-        n = max(len(groups), 1)
-        stats = {k: v / n for k, v in totals.items() if k not in _GOLD_KEYS}
-        stats.update({k: totals[k] / with_gold for k in _GOLD_KEYS if with_gold})
-        return stats
+            totals["target_mode_correct"] += float(mode is not None and check_answer(mode, gold, style))
+    n = max(len(groups), 1)
+    gold_keys = [k for k in _GOLD_KEYS if objective is not None or k != "target_mode_correct"]
+    stats = {k: v / n for k, v in totals.items() if k not in _GOLD_KEYS}
+    stats.update({k: totals[k] / with_gold for k in gold_keys if with_gold})
+    return stats
 
 
 _GOLD_KEYS = ("accuracy", "majority_accuracy", "target_mode_correct", "undecided_rate")

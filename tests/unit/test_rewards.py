@@ -85,3 +85,19 @@ def test_undecided_checks_are_counted_and_never_credited(monkeypatch):
         _completions(["5", "5", "6", "7"]), uid=["x"] * 4, gold=["6"] * 4,
         log_metric=lambda k, v: logged.__setitem__(k.removeprefix("answers/"), v))
     assert logged["undecided_rate"] == 0.5 and logged["accuracy"] == 0.0
+
+
+def test_correctness_reward_logs_the_answer_statistics_per_problem():
+    """The gold arm's learning curves get the same answer statistics as the answer-level objectives."""
+    logged = {}
+    reward = CorrectnessReward()
+    rewards = reward(_completions(["5", "5", "6", None, "7", "7"]), gold=["6"] * 4 + ["7"] * 2,
+                     uid=["x"] * 4 + ["y"] * 2, log_metric=lambda k, v: logged.__setitem__(k.removeprefix("answers/"), v))
+    assert rewards == [0.0, 0.0, 1.0, 0.0, 1.0, 1.0]
+    # x: 5,5,6,None (mode 5 of 3 parsed, wrong); y: 7,7 (mode 7, right); means over the two problems
+    assert logged["accuracy"] == pytest.approx((0.25 + 1.0) / 2)
+    assert logged["majority_accuracy"] == pytest.approx(0.5)
+    assert logged["majority_share"] == pytest.approx((2 / 3 + 1.0) / 2)
+    assert logged["unparsed_rate"] == pytest.approx(0.25 / 2)
+    assert logged["answer_entropy"] == pytest.approx(-(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3)) / 2)
+    assert "target_mode_correct" not in logged and logged["undecided_rate"] == 0.0
