@@ -141,9 +141,14 @@ def train_overrides(arm: str, seed: int, transforms: list[str]) -> list[str]:
 def budget(cfg: dict, steps: int) -> dict:
     """steps, completions per optimizer step, prompt variants m, G and problems per step of a resolved train
     config (one process: per-device batch × gradient accumulation)."""
-    t = cfg["trainer"]
-    per_step = int(t["per_device_train_batch_size"]) * int(t["gradient_accumulation_steps"])
-    m, g = len(cfg["objective"].get("transforms") or ["identity"]), int(t["num_generations"])
+    def get(key: str):
+        node = cfg
+        for part in key.split("."):
+            node = (node or {}).get(part)
+        return node
+
+    per_step = int(get("trainer.per_device_train_batch_size")) * int(get("trainer.gradient_accumulation_steps"))
+    m, g = len(get(TRANSFORMS) or ["identity"]), int(get(G))
     return {"steps": steps, "completions_per_step": per_step, "variants": m, "generations": g,
             "problems_per_step": per_step / (m * g)}
 
