@@ -488,8 +488,14 @@ def main(argv: list[str] | None = None) -> int:
     todo = sum(len(u.missing()) for u in units)
     say(f"study {args.study}: {len(units)} runs ({len(args.arms)} arms × {len(args.seeds)} seeds), {todo} evaluated "
         f"models to write under {args.results}, {args.jobs} at once")
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=args.jobs)
+    try:
         ok = list(pool.map(lambda u: Pipeline(u, say).run(), units))
+    except KeyboardInterrupt:  # the running `alft`s got the signal too; start no further run
+        pool.shutdown(wait=False, cancel_futures=True)
+        say("interrupted: the finished results files are kept; run the same command to resume")
+        return 130
+    pool.shutdown()
     say(f"finished: {sum(ok)} of {len(units)} runs complete; report: python scripts/study_report.py {args.results}")
     return 0 if all(ok) else 1
 
