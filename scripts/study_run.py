@@ -51,6 +51,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 COMPLETIONS_PER_STEP = 16
 TEMPERATURE = 0.7
@@ -395,14 +397,13 @@ class Pipeline:
             with LOCK:
                 argv, commit = u.train_argv(), git_state()
             seconds = run_alft(argv, u.train_dir)
-            import yaml
-
             b = budget(yaml.safe_load((u.train_dir / "config.yaml").read_text()),
                        json.loads((u.train_dir / "metrics.json").read_text())["steps"])
             facts = {"command": shlex.join(argv), "commit": commit, "wall_seconds": seconds, "budget": b}
             state.write_text(json.dumps(facts, indent=2) + "\n")
-            for ckpt in u.train_dir.glob("checkpoint-*"):  # keep only those still to evaluate
-                if int(ckpt.name.split("-")[1]) not in missing:
+            wanted = {s for s in missing if s < u.args.steps}  # the last step's model is final_model
+            for ckpt in u.train_dir.glob("checkpoint-*"):
+                if int(ckpt.name.split("-")[1]) not in wanted:
                     shutil.rmtree(ckpt)
             why = check_budget(b, u.args.steps)
             self.say(f"{u.name}: trained in {seconds:.0f} s" + (f" — BUDGET DIFFERS: {why}" if why else ""))
