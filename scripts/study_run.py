@@ -168,11 +168,12 @@ def compose_train(overrides: list[str]) -> dict:
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    from alft_cli.cli import conf_dir
+    from alft_cli.cli import conf_dir, rewrite_overrides
 
     GlobalHydra.instance().clear()
+    overrides = rewrite_overrides([o for o in overrides if not o.startswith("hydra.")])  # model=<path>, as alft
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[o for o in overrides if not o.startswith("hydra.")])
+        cfg = compose(config_name="train", overrides=overrides)
     return OmegaConf.to_container(cfg, resolve=True)
 
 
