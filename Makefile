@@ -35,21 +35,21 @@ bench: install
 
 # The pre-registered study v2 of issue 12 (docs/results/README.md): 5 trained arms + base at equal budget
 # (1 problem x 16 completions per step), evaluated at steps 40 and 80. Each evaluated model's numbers land in
-# docs/results/v2/runs/ and are committed at once (--commit); run the target again, on any machine with this
+# docs/results/study2/runs/ and are committed at once (--commit); run the target again, on any machine with this
 # branch checked out, to resume. STUDY2_ARGS adds options (the task: --set KEY=VALUE ..., --jobs N, --seeds ...).
 # study2-smoke: 1 seed x 4 steps, small evals, results under outputs/ (never committed).
 STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 STUDY2_ARGS ?=
 
 study2: install
-	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --study v2 --seeds 0 1 2 3 4 5 --steps 80 --eval-steps 40 80 \
+	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --study study2 --seeds 0 1 2 3 4 5 --steps 80 --eval-steps 40 80 \
 	  --eval-limit 200 --eval-n 8 --commit $(STUDY2_ARGS); status=$$?; \
-	$(BIN)/python scripts/study_report.py docs/results/v2 && exit $$status
+	$(BIN)/python scripts/study_report.py docs/results/study2 && exit $$status
 
 study2-smoke: install
-	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --study v2-smoke --results outputs/study/v2-smoke/results \
+	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --study study2-smoke --results outputs/study/study2-smoke/results \
 	  --seeds 0 --steps 4 --eval-steps 2 4 --eval-limit 10 --eval-n 4 $(STUDY2_ARGS); status=$$?; \
-	$(BIN)/python scripts/study_report.py outputs/study/v2-smoke/results && exit $$status
+	$(BIN)/python scripts/study_report.py outputs/study/study2-smoke/results && exit $$status
 
 clean:
 	rm -rf outputs multirun .pytest_cache

@@ -16,7 +16,7 @@ The pre-registered analysis (issue 12, docs/results/<study>/PLAN.md), at --step 
 - provenance: the budget of every run (1 problem × 16 completions per step, equal steps) and the distinct
   git commits per arm; runs trained or scored with different code are flagged loudly.
 
-Usage: .venv/bin/python scripts/study_report.py docs/results/v2 [--step 80] [--out-dir DIR]
+Usage: .venv/bin/python scripts/study_report.py docs/results/study2 [--step 80] [--out-dir DIR]
 """
 
 from __future__ import annotations

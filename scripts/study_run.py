@@ -31,7 +31,7 @@ written (and study.json first). --jobs N runs N (arm, seed) pipelines at once; o
 about 1 GB of memory (and a core; on a GPU several fit). Final models are deleted once all of a run's
 files are written unless --keep-models. Summarise with scripts/study_report.py.
 
-Usage: .venv/bin/python scripts/study_run.py --study v2 --seeds 0 1 2 3 4 5 --steps 80 --eval-steps 40 80
+Usage: .venv/bin/python scripts/study_run.py --study study2 --seeds 0 1 2 3 4 5 --steps 80 --eval-steps 40 80
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ LOCK = threading.Lock()  # printing and git
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--study", default="v2", help="study name (default: v2)")
+    p.add_argument("--study", default="study2", help="study name (default: study2)")
     p.add_argument("--results", type=Path, help="committed results directory (default: docs/results/<study>)")
     p.add_argument("--out", type=Path, help="scratch run directories (default: outputs/study/<study>)")
     p.add_argument("--model", default="smollm2_135m", help="model= of every run (default: smollm2_135m)")
