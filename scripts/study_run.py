@@ -96,8 +96,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-steps", type=int, nargs="+", default=[40, 80],
                    help="steps whose model is evaluated; the last is --steps (default: 40 80)")
     p.add_argument("--transforms", nargs="+", default=["identity", "paraphrase", "reorder", "paraphrase+reorder"],
-                   help="C1's prompt transforms, m of them with 16 %% m == 0 "
-                        "(default: identity paraphrase reorder paraphrase+reorder)")
+                   help="C1's prompt transforms, m of them with 16 %% m == 0; a repeated name gives another "
+                        "rewrite where it can (default: identity paraphrase reorder paraphrase+reorder)")
     p.add_argument("--eval-limit", type=int, default=200, help="held-out problems per eval (default: 200)")
     p.add_argument("--eval-n", type=int, default=8, help="samples per problem and variant (default: 8)")
     p.add_argument("--eval-transforms", nargs="+", default=["identity", "paraphrase"],
@@ -116,8 +116,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.eval_steps = sorted(set(args.eval_steps))
     if args.steps < 1 or args.eval_steps[-1] != args.steps or args.eval_steps[0] < 1:
         p.error(f"--eval-steps {args.eval_steps} must lie in 1..--steps and end at --steps ({args.steps})")
-    if COMPLETIONS_PER_STEP % len(args.transforms) or len(set(args.transforms)) < len(args.transforms):
-        p.error(f"--transforms needs distinct names, a divisor of {COMPLETIONS_PER_STEP} of them")
+    if COMPLETIONS_PER_STEP % len(args.transforms) or len(args.transforms) < 2:
+        p.error(f"--transforms needs m >= 2 names, m a divisor of {COMPLETIONS_PER_STEP}")
     if args.eval_limit < 1 or args.eval_n < 2 or args.jobs < 1:
         p.error("need --eval-limit >= 1, --eval-n >= 2 and --jobs >= 1")
     args.results = (args.results or REPO / "docs" / "results" / args.study).expanduser().resolve()
