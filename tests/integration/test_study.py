@@ -295,7 +295,7 @@ def test_study_on_the_tiny_model_resumes_without_outputs(tmp_path):
            "--out", str(out), "--model", "tiny", "--arms", "coherence", "--seeds", "0", "--steps", "2",
            "--eval-steps", "1", "2", "--eval-limit", "3", "--eval-n", "2", "--max-new-tokens", "8",
            "--set", "dataset.train_size=16", "--train-set", "trainer.max_completion_length=8"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for step in (1, 2):
         rec = json.loads((results / "runs" / "coherence" / "seed0" / f"step{step}.json").read_text())
