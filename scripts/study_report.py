@@ -141,7 +141,7 @@ def seed_rule(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> dict:
     sigma, df = study_stats.pooled_sd(groups)
     alpha = args.alpha / len(CONTRASTS)
     seeds = min((len(g) for g in groups if g), default=0)
-    n, why = study_stats.seeds_needed(sigma, args.effect, alpha, sigma_stop=args.sigma_stop)
+    n, why = study_stats.seeds_needed(sigma, args.effect, alpha, have=seeds, sigma_stop=args.sigma_stop)
     return {"pooled_sd": sigma, "df": df, "alpha": alpha, "seeds_now": seeds,
             "mde_now": study_stats.mde(sigma, seeds, alpha) if seeds > 1 and not math.isnan(sigma) else None,
             "mde_at_16": None if math.isnan(sigma) else study_stats.mde(sigma, 16, alpha),

@@ -111,14 +111,15 @@ def mde(sigma: float, n: int, alpha: float, power: float = 0.8) -> float:
     return float((stats.t.ppf(1 - alpha, df) + stats.t.ppf(power, df)) * sigma * math.sqrt(2 / n))
 
 
-def seeds_needed(sigma: float, effect: float, alpha: float, start: int = 6, most: int = 16,
-                 sigma_stop: float = 0.06, power: float = 0.8) -> tuple[int | None, str]:
+def seeds_needed(sigma: float, effect: float, alpha: float, have: int | None = None, start: int = 6,
+                 most: int = 16, sigma_stop: float = 0.06, power: float = 0.8) -> tuple[int | None, str]:
     """The plan's seed rule: (seeds per label-free arm, why); None = stop and report the MDE.
 
-    σ above sigma_stop: stop. Else the fewest seeds in [start, most] whose MDE is at most `effect`, or `most`.
+    Fewer than `start` seeds so far (`have`): `start`. Then σ above sigma_stop: stop. Else the fewest seeds in
+    [start, most] whose MDE is at most `effect`, or `most`.
     """
-    if math.isnan(sigma):
-        return start, f"no pooled σ yet: start with {start} seeds"
+    if math.isnan(sigma) or (have is not None and have < start):
+        return start, f"{have or 0} seeds so far: run the plan's first {start}"
     if sigma > sigma_stop:
         return None, (f"pooled σ = {sigma:.3f} > {sigma_stop}: stop and report the MDE "
                       f"({mde(sigma, most, alpha, power):.3f} even at {most} seeds)")

@@ -102,6 +102,8 @@ def test_seed_rule_and_minimum_detectable_effect():
     assert 6 < n <= 16 and s.mde(0.04, n, 0.05 / 3) <= 0.06 < s.mde(0.04, n - 1, 0.05 / 3)
     assert s.seeds_needed(0.01, 0.06, 0.05 / 3)[0] == 6
     assert s.seeds_needed(0.059, 0.01, 0.05 / 3)[0] == 16
+    assert s.seeds_needed(0.07, 0.06, 0.05 / 3, have=3) == (6, "3 seeds so far: run the plan's first 6")
+    assert s.seeds_needed(0.07, 0.06, 0.05 / 3, have=6)[0] is None
 
 
 # ---------------------------------------------------------------- arms
