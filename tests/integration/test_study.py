@@ -128,6 +128,7 @@ def test_null_arm_trains_identical_prompts_and_c1_distinct_ones():
 
     from alft_cli.data import Problem
     from alft_cli.train import training_rows
+    from alft_cli.validate import ObjectiveConfig
 
     run = _script("study_run")
     transforms = ["identity", "paraphrase", "reorder", "paraphrase+reorder"]
@@ -135,7 +136,7 @@ def test_null_arm_trains_identical_prompts_and_c1_distinct_ones():
                       gold="7")
     for arm, distinct in (("coherence_null", 1), ("coherence", 4)):
         cfg = OmegaConf.create(run.compose_train(["model=tiny", *run.train_overrides(arm, 0, transforms)]))
-        rows = training_rows([problem], cfg)
+        rows = training_rows([problem], ObjectiveConfig.read(cfg.objective).transforms, cfg)
         assert [r["variant"] for r in rows] == [0, 1, 2, 3]
         assert len({r["prompt"][-1]["content"] for r in rows}) == distinct, [r["prompt"] for r in rows]
 
