@@ -7,8 +7,8 @@ temperature; only the objective and how the 16 completions split over prompts di
   coherence       C1 Coherence-GRPO: the m distinct prompts of --transforms × G = 16/m
   coherence_null  C2 the same objective on m identical (identity) prompts × G = 16/m
   majority        C3 TTRL majority vote pooled over G = 16 completions of 1 prompt
-  random          C4 random reward, 1 prompt × 16: everything but the answer signal (it keeps the unparsed
-                  penalty)
+  random          C4 random reward on C1's prompts and layout: everything but the answer signal (it keeps the
+                  unparsed penalty)
   correctness     C5 gold GRPO, 1 prompt × 16: the reference
 
 Each model is scored twice on the held-out split: `sampled` (--eval-n samples per problem and variant at
@@ -55,6 +55,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 COMPLETIONS_PER_STEP = 16
+PROMPTS = ["identity", "paraphrase", "paraphrase", "paraphrase"]  # 4 distinct templates (docs/results/study2/PILOT.md)
 TEMPERATURE = 0.7
 # Config keys the arms and evals set (one place to follow a rename).
 TRANSFORMS, EVAL_TRANSFORMS, G = "objective.transforms", "eval.transforms", "trainer.num_generations"
@@ -69,8 +70,8 @@ ARMS: dict[str, tuple[str, list[str] | None]] = {
     "coherence_null": ("C2 coherence-null (the same objective, m identical prompts × G = 16/m)",
                        ["objective=coherence", TRANSFORMS + "=[{identical}]", G + "={g}"]),
     "majority": ("C3 TTRL majority (1 prompt × G = 16)", ["objective=majority", f"{G}={COMPLETIONS_PER_STEP}"]),
-    "random": ("C4 random reward: everything but the answer signal (1 prompt × G = 16)",
-               ["objective=random", "objective.params.seed={seed}", f"{G}={COMPLETIONS_PER_STEP}"]),
+    "random": ("C4 random reward: everything but the answer signal (C1's m prompts × G = 16/m)",
+               ["objective=random", "objective.params.seed={seed}", "++" + TRANSFORMS + "=[{transforms}]", G + "={g}"]),
     "correctness": ("C5 gold GRPO, reference (1 prompt × G = 16)",
                     ["objective=correctness", f"{G}={COMPLETIONS_PER_STEP}"]),
 }
@@ -95,14 +96,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=80, help="optimizer steps per training run (default: 80)")
     p.add_argument("--eval-steps", type=int, nargs="+", default=[40, 80],
                    help="steps whose model is evaluated; the last is --steps (default: 40 80)")
-    p.add_argument("--transforms", nargs="+", default=["identity", "paraphrase", "reorder", "paraphrase+reorder"],
+    p.add_argument("--transforms", nargs="+", default=PROMPTS,
                    help="C1's prompt transforms, m of them with 16 %% m == 0; a repeated name gives another "
-                        "rewrite where it can (default: identity paraphrase reorder paraphrase+reorder)")
+                        f"rewrite where it can (default: {' '.join(PROMPTS)}, the pilot's choice)")
     p.add_argument("--eval-limit", type=int, default=200, help="held-out problems per eval (default: 200)")
-    p.add_argument("--eval-n", type=int, default=8, help="samples per problem and variant (default: 8)")
-    p.add_argument("--eval-transforms", nargs="+", default=["identity", "paraphrase"],
-                   help="prompt variants of the sampled eval; the first is the headline (default: identity "
-                        "paraphrase)")
+    p.add_argument("--eval-n", type=int, default=4, help="samples per problem and variant (default: 4)")
+    p.add_argument("--eval-transforms", nargs="+", default=PROMPTS,
+                   help=f"prompt variants of the sampled eval; the first is the headline (default: {' '.join(PROMPTS)})")
     p.add_argument("--max-new-tokens", type=int, default=32, help="eval.max_new_tokens (default: 32)")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="common",
                    help="Hydra overrides of every train and eval, e.g. the task: dataset.task_args.min_terms=2")

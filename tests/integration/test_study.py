@@ -109,14 +109,15 @@ def test_seed_rule_and_minimum_detectable_effect():
 # ---------------------------------------------------------------- arms
 def test_every_arm_trains_one_problem_of_16_completions_per_step():
     run = _script("study_run")
-    transforms = ["identity", "paraphrase", "reorder", "paraphrase+reorder"]
+    transforms = run.PROMPTS
     for arm, (_, overrides) in run.ARMS.items():
         if overrides is None:
             continue
         cfg = run.compose_train(["model=tiny", *run.train_overrides(arm, 3, transforms), "trainer.max_steps=80"])
         b = run.budget(cfg, 80)
         assert run.check_budget(b, 80) is None, (arm, b)
-        assert (b["variants"], b["generations"]) == ((4, 4) if arm.startswith("coherence") else (1, 16))
+        c1_layout = arm.startswith("coherence") or arm == "random"  # C4 keeps C1's prompts and layout
+        assert (b["variants"], b["generations"]) == ((4, 4) if c1_layout else (1, 16)), arm
         if arm == "random":
             assert cfg["objective"]["params"]["seed"] == 3
     assert "problems_per_step 2.0 (not 1)" in run.check_budget(
@@ -151,7 +152,7 @@ def fake_alft(calls: list[str]):
     from alft_cli.scoring import compute_metrics
 
     def run_alft(argv: list[str], run_dir: Path) -> float:
-        kv = dict(a.split("=", 1) for a in argv[2:])
+        kv = dict(a.lstrip("+").split("=", 1) for a in argv[2:])
         run_dir.mkdir(parents=True, exist_ok=True)
         calls.append(f"{argv[1]} {run_dir.as_posix().split('/out/')[1]}")
         if argv[1] == "train":
