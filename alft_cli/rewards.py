@@ -109,9 +109,12 @@ class AnswerLevelReward:
         return dict(groups), golds, slots
 
     def batch_stats(self, groups: dict, golds: dict) -> dict[str, float]:
-        """Per-step diagnostics averaged over problems; gold-based ones only where golds exist."""
-        from alft_cli.game import group_stats
-        from alft_cli.game.groups import counts, modes
+        """Per-step diagnostics averaged over problems; gold-based ones only where golds exist.
+
+        majority_accuracy: the pooled majority vote's accuracy; target_mode_correct: that of the Target's
+        mode (first variant); both with ties split (``alft_cli.game.groups``), like eval's maj@k.
+        """
+        from alft_cli.game.groups import counts, group_stats, modes, split_vote
 
         totals: dict[str, float] = defaultdict(float)
         with_gold = 0
@@ -122,14 +125,11 @@ class AnswerLevelReward:
             if gold is None:
                 continue
             with_gold += 1
-            pooled = [a for variant in g for a in variant]
-            totals["accuracy"] += sum(check_answer(a, gold, self.style) for a in pooled) / len(pooled)
-            top = modes(counts(pooled))
-            majority = top[0] if top else None
-            totals["majority_accuracy"] += float(majority is not None and check_answer(majority, gold, self.style))
-            target = self.objective.target(g)[0]
-            mode = max(target, key=target.get) if target else None
-            totals["target_mode_correct"] += float(mode is not None and check_answer(mode, gold, self.style))
+            pooled = counts([a for variant in g for a in variant])
+            correct = {z for z in pooled if check_answer(z, gold, self.style)}
+            totals["accuracy"] += sum(pooled[z] for z in correct) / sum(len(variant) for variant in g)
+            totals["majority_accuracy"] += split_vote(modes(pooled), correct)
+            totals["target_mode_correct"] += split_vote(modes(self.objective.target(g)[0]), correct)
         n = max(len(groups), 1)
         stats = {k: v / n for k, v in totals.items() if k not in _GOLD_KEYS}
         stats.update({k: totals[k] / with_gold for k in _GOLD_KEYS if with_gold})

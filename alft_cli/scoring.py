@@ -4,8 +4,7 @@ Rows are dicts with `id`, `completion`, `gold` and optionally `variant` (the tra
 rewrote the prompt; `identity` when absent). The headline numbers are those of the first variant
 (the untransformed prompts with the default `eval.transforms`). With several variants each gets its
 own numbers, and `coherence` is the expected agreement of the majority answers of two variants of
-the same problem, ties split as in maj@k (alft_cli.metrics): a tied top answer set T_a agrees with
-T_b with probability |T_a ∩ T_b| / (|T_a|·|T_b|); an unparsed-only variant agrees with nothing.
+the same problem (`alft_cli.game.groups.agreement`: ties split, as in maj@k and the training log).
 Problems and variants keep their order of first appearance, so re-scoring `samples.jsonl` reproduces
 `metrics.json` exactly.
 """
@@ -15,11 +14,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from itertools import combinations
 
 import numpy as np
 
-from alft_cli.game.groups import counts, modes
+from alft_cli.game.groups import agreement, counts, modes
 from alft_cli.metrics import Answer, ProblemSamples, bootstrap_ci, maj_at_k, pass_at_k, summarize
 
 log = logging.getLogger(__name__)
@@ -51,19 +49,6 @@ def group_problems(scored: Sequence[dict]) -> dict[str, list[ProblemSamples]]:
         correct.append(bool(row["correct"]))
     return {v: [ProblemSamples(uid, tuple(a), tuple(c)) for uid, (a, c) in by_id.items()]
             for v, by_id in groups.items()}
-
-
-def top_answers(answers: Sequence[Answer]) -> set[str]:
-    """The most frequent parsed answers (several when tied; empty when none parsed)."""
-    return set(modes(counts(answers)))
-
-
-def majority_agreement(tops: Sequence[set[str]]) -> float:
-    """Expected fraction of variant pairs whose majority answers agree, ties broken uniformly at random."""
-    pairs = list(combinations(tops, 2))
-    if not pairs:
-        raise ValueError(f"majority_agreement needs >= 2 variants, got {len(tops)}")
-    return sum(len(a & b) / (len(a) * len(b)) for a, b in pairs if a and b) / len(pairs)
 
 
 def curve_ks(n: int, ks: Sequence[int]) -> list[int]:
@@ -99,13 +84,13 @@ def compute_metrics(scored: Sequence[dict], ks: Sequence[int]) -> dict:
 
 
 def _coherence(variants: dict[str, list[ProblemSamples]]) -> tuple[float, list[float]]:
-    """Mean over problems present in every variant of the majority agreement, and its bootstrap CI."""
-    tops: dict[str, dict[str, set[str]]] = {v: {p.id: top_answers(p.answers) for p in ps}
-                                            for v, ps in variants.items()}
+    """Mean over problems present in every variant of the majority answers' agreement, and its bootstrap CI."""
+    tops: dict[str, dict[str, list[str]]] = {v: {p.id: modes(counts(p.answers)) for p in ps}
+                                             for v, ps in variants.items()}
     shared = [uid for uid in tops[next(iter(tops))] if all(uid in t for t in tops.values())]
     if not shared:
         raise ValueError("coherence needs problems sampled under every variant; none are")
-    per_problem = [majority_agreement([t[uid] for t in tops.values()]) for uid in shared]
+    per_problem = [agreement([t[uid] for t in tops.values()]) for uid in shared]
     return float(np.mean(per_problem)), list(bootstrap_ci(per_problem))
 
 

@@ -34,8 +34,9 @@ def test_objective_trains_and_logs_answer_statistics(objective, tmp_path, monkey
     for row in steps:
         assert math.isfinite(row["rewards/answer_level/mean"])
         for key in ("answers/answer_entropy", "answers/n_distinct", "answers/majority_share",
-                    "answers/agreement", "answers/unparsed_rate", "answers/accuracy"):
+                    "answers/unparsed_rate", "answers/accuracy", "answers/majority_accuracy"):
             assert key in row and math.isfinite(row[key]), key
+        assert ("answers/agreement" in row) == (objective == "coherence")  # only across variants
         assert "rewards/correctness/mean" not in row  # label-free: gold only in the metrics
 
 

@@ -11,9 +11,8 @@ from hydra.core.global_hydra import GlobalHydra
 
 from alft_cli.cli import conf_dir, rewrite_overrides
 from alft_cli.errors import UserError
-from alft_cli.metrics import cross_variant_agreement
 from alft_cli.report import summary_table
-from alft_cli.scoring import compute_metrics, curve_ks, majority_agreement, score_rows, top_answers
+from alft_cli.scoring import compute_metrics, curve_ks, score_rows
 
 
 def _rows(completions_by_id: dict[str, list[str]], gold: dict[str, str], variant: str = "identity") -> list[dict]:
@@ -68,14 +67,6 @@ def test_variants_get_their_own_numbers_and_coherence():
     assert m["variants"]["paraphrase"]["pass@1"] == pytest.approx((1 + 0.5) / 2)
     # a: {9} vs {9} agree; b: {13} vs tied {12, 13} agree with probability 1/2
     assert m["coherence"] == pytest.approx((1 + 0.5) / 2)
-
-
-def test_majority_agreement_equals_cross_variant_agreement_without_ties():
-    majorities = ["1", "1", "2", None]
-    tops = [top_answers([m] if m else [None]) for m in majorities]
-    assert majority_agreement(tops) == pytest.approx(cross_variant_agreement(majorities))
-    assert majority_agreement([{"1", "2"}, {"1", "2"}]) == pytest.approx(0.5)
-    assert top_answers([None, None]) == set()
 
 
 def test_curve_ks_are_powers_of_two_up_to_n_plus_requested():
