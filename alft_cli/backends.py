@@ -108,10 +108,11 @@ class VLLMBackend:
 
     def __init__(self, path: Path, dtype: str, sampling: Sampling, engine_args: dict):
         import vllm
-        from transformers import AutoTokenizer
+
+        from alft_cli.models import load_tokenizer
 
         self.vllm, self.sampling = vllm, sampling
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.tokenizer = load_tokenizer(path)
         self.llm = vllm.LLM(model=str(path), dtype=dtype, **engine_args)
 
     def generate(self, prompts: Sequence[Messages], seed: int) -> list[list[str]]:

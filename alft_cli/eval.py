@@ -82,7 +82,7 @@ def _check(cfg: DictConfig) -> list[int]:
 
 def model_entries(cfg: DictConfig) -> list[tuple[str, Any]]:
     """(label, model config) for each model: `eval.models` when given, else `model`."""
-    from alft_cli.cli import conf_dir, group_choices
+    from alft_cli.configs import conf_dir, group_choices
 
     names = [str(m) for m in cfg.eval.get("models") or []]
     if not names:

@@ -76,8 +76,9 @@ def run_train(cfg: DictConfig) -> dict:
     import datasets
     from hydra.utils import instantiate
 
-    from alft_cli.runs import JsonlMetricsCallback
-    from alft_cli.scale import check_scale_setup, load_policy, peft_config, save_final_model
+    from alft_cli.callbacks import JsonlMetricsCallback
+    from alft_cli.models import load_policy
+    from alft_cli.scale import check_scale_setup, peft_config, save_final_model
     from alft_cli.trainer import CoherenceGRPOTrainer
 
     start = time.time()
