@@ -52,6 +52,10 @@ APPEND_GROUPS = {"launcher": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
                  "hparams_search": ("hydra_plugins.hydra_optuna_sweeper", "sweep")}
 
 
+# Keys that moved: old override -> what to write instead (one line for users of the old name).
+MOVED_KEYS = {f"{old}.transforms": "transforms" for old in ("objective", "eval", "sample")}
+
+
 def rewrite_overrides(args: list[str]) -> list[str]:
     """Check config-group choices; `model=<path or hub id>` becomes `model=hub model.name_or_path=…`.
 
@@ -63,6 +67,9 @@ def rewrite_overrides(args: list[str]) -> list[str]:
     for arg in args:
         key, sep, value = arg.partition("=")
         name = key.lstrip("+~")
+        if name in MOVED_KEYS:
+            raise UserError(f"{name} is now {MOVED_KEYS[name]} (one key for train, eval and sample): "
+                            f"{MOVED_KEYS[name]}={value}")
         if not sep or name not in groups or value in ("null", "") or "(" in value:
             out.append(arg)  # "(": a Hydra sweep function such as choice(...) or glob(...)
             continue

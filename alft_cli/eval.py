@@ -39,7 +39,7 @@ def run_eval(cfg: DictConfig) -> dict:
     if cfg.eval.completions_file:
         return _rescore(cfg, ks, out)
     models = model_entries(cfg)
-    jobs = build_jobs(cfg.dataset, cfg.eval.split, cfg.eval.limit, cfg.eval.transforms, cfg.seed, "eval.transforms")
+    jobs = build_jobs(cfg.dataset, cfg.eval.split, cfg.eval.limit, cfg.transforms, cfg.seed)
     if not jobs:
         raise UserError(f"no problems to evaluate in dataset split {cfg.eval.split!r} (eval.limit={cfg.eval.limit})")
     results = []
@@ -119,7 +119,7 @@ def generation_protocol(cfg: DictConfig, label: str, model_cfg: Any) -> dict:
         "model_label": label, "model_source": model_cfg.source, "dtype": str(model_cfg.get("dtype", "float32")),
         "dataset": OmegaConf.to_container(d, resolve=True), "split": e.split,
         "prompt_template": d.prompt.template, "system_prompt": d.prompt.get("system"), "shots": 0,
-        "transforms": list(e.transforms), "n": int(e.n), "temperature": float(e.temperature),
+        "transforms": list(cfg.transforms), "n": int(e.n), "temperature": float(e.temperature),
         "top_p": float(e.top_p), "max_new_tokens": int(e.max_new_tokens), "seed": int(cfg.seed),
     }
 

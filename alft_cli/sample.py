@@ -29,7 +29,7 @@ def run_sample(cfg: DictConfig) -> list[dict]:
     if int(s.n) < 1 or s.temperature < 0:
         raise UserError(f"sample.n={s.n} must be >= 1 and sample.temperature={s.temperature} >= 0")
     check_backend(s, "sample")
-    jobs = build_jobs(cfg.dataset, s.split, s.limit, s.transforms, cfg.seed, "sample.transforms")
+    jobs = build_jobs(cfg.dataset, s.split, s.limit, cfg.transforms, cfg.seed)
     sampling = Sampling(int(s.n), float(s.temperature), float(s.top_p), int(s.max_new_tokens))
     backend = make_backend(s, cfg.model, resolve_model(cfg.model), sampling, "sample")
     style, strict = cfg.dataset.style, bool(cfg.dataset.get("strict", False))

@@ -2,7 +2,7 @@
 
 Rows are dicts with `id`, `completion`, `gold` and optionally `variant` (the transformation that
 rewrote the prompt; `identity` when absent). The headline numbers are those of the first variant
-(the untransformed prompts with the default `eval.transforms`). With several variants each gets its
+(the untransformed prompts with the default `transforms`). With several variants each gets its
 own numbers, and `coherence` is the expected agreement of the majority answers of two variants of
 the same problem (`alft_cli.game.groups.agreement`: ties split, as in maj@k and the training log).
 Problems and variants keep their order of first appearance, so re-scoring `samples.jsonl` reproduces

@@ -10,7 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from alft_cli.data import Problem, build_messages, load_split
+from alft_cli.data import Problem, build_messages, load_split, variant_labels, variants
 from alft_cli.errors import UserError
 from alft_cli.runs import is_main_process, peak_rss_gb, run_dir, seed_everything, write_json
 
@@ -32,22 +32,10 @@ def heldout_accuracy(model: Any, tokenizer: Any, problems: list[Problem], cfg: D
     return sum(r["correct"] for r in scored) / len(scored)
 
 
-def variant_names(cfg: DictConfig) -> list[str]:
-    """Transformations applied to each training prompt (identity alone when the objective has none)."""
-    return list(cfg.objective.get("transforms") or ["identity"])
-
-
 def training_rows(problems: list[Problem], cfg: DictConfig) -> list[dict]:
-    """Problem-major rows: row p*m + j is transformation j of problem p (see VariantBlockSampler)."""
-    from alft_cli.transforms import make_variants
-
-    names = variant_names(cfg)
-    rows = []
-    for p in problems:
-        for j, question in enumerate(make_variants(p.question, names, seed=cfg.seed)):
-            rows.append({"prompt": build_messages(question, cfg.dataset.prompt), "uid": p.uid, "variant": j,
-                         "gold": p.gold})
-    return rows
+    """Problem-major rows: row p*m + j is variant j of problem p (see VariantBlockSampler), named by its label."""
+    return [{"prompt": build_messages(v.question, cfg.dataset.prompt), "uid": p.uid, "variant": v.label,
+             "gold": p.gold} for p in problems for v in variants(p, cfg.transforms, cfg.seed)]
 
 
 def reward_functions(cfg: DictConfig, num_generations: int) -> tuple[list, list[float]]:
@@ -62,7 +50,7 @@ def reward_functions(cfg: DictConfig, num_generations: int) -> tuple[list, list[
 
         params = OmegaConf.to_container(ocfg.params, resolve=True) if ocfg.get("params") else {}
         objective = get_objective(ocfg.name, **params)
-        funcs.append(AnswerLevelReward(objective, num_generations, len(variant_names(cfg)), style, strict))
+        funcs.append(AnswerLevelReward(objective, num_generations, variant_labels(cfg.transforms), style, strict))
         weights.append(float(ocfg.get("answer_weight", 1.0)))
     correctness_weight = 1.0 if ocfg.name == "correctness" else float(ocfg.get("correctness_weight", 0.0))
     if correctness_weight:
@@ -83,6 +71,7 @@ def run_train(cfg: DictConfig) -> dict:
 
     start = time.time()
     out = run_dir()
+    labels = variant_labels(cfg.transforms)  # a bad transform name fails before any model loads
     check_scale_setup(cfg)  # vLLM / DeepSpeed / QLoRA requested but missing: one clear error
     seed_everything(cfg.seed)
     model_path, model, tokenizer = load_policy(cfg.model)
@@ -95,7 +84,7 @@ def run_train(cfg: DictConfig) -> dict:
 
     _logger_env(cfg, out)
     args = instantiate(cfg.trainer, output_dir=str(out), seed=cfg.seed, _convert_="all", **_device_overrides(cfg))
-    _check_geometry(args, len(variant_names(cfg)))
+    _check_geometry(args, len(labels))
     funcs, weights = reward_functions(cfg, args.num_generations)
     args.reward_weights = weights
     trainer = CoherenceGRPOTrainer(
@@ -105,7 +94,7 @@ def run_train(cfg: DictConfig) -> dict:
         train_dataset=datasets.Dataset.from_list(training_rows(train_problems, cfg)),
         processing_class=tokenizer,
         callbacks=[JsonlMetricsCallback(out / "train_log.jsonl")],
-        num_variants=len(variant_names(cfg)),
+        num_variants=len(labels),
         peft_config=peft_config(cfg.model),  # LoRA when model.lora.enabled (alft_cli.scale)
     )
     trainer.train(resume_from_checkpoint=_resume_arg(args.resume_from_checkpoint, out))

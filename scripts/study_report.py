@@ -138,7 +138,8 @@ def budget(study: Path, cond: str, seeds: list[int]) -> set[str]:
         c = yaml.safe_load(cfg.read_text())
         t = c["trainer"]
         per_step = t["per_device_train_batch_size"] * t["gradient_accumulation_steps"]
-        m, g = len(c["objective"].get("transforms") or ["identity"]), t["num_generations"]
+        transforms = c.get("transforms") or c["objective"].get("transforms")  # runs before the key moved: objective.*
+        m, g = len(transforms or ["identity"]), t["num_generations"]
         seen.add(f"{metrics['steps']} × {per_step} ({per_step // (m * g)} × {m} × {g})")
     return seen
 

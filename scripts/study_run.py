@@ -109,7 +109,7 @@ def eval_sets(args: argparse.Namespace) -> dict[str, list[str]]:
     """Eval set name -> its `alft eval` overrides; out-of-distribution sets only when their file exists."""
     n = args.eval_n
     sets = {"heldout": [f"eval.limit={args.eval_limit}", f"eval.n={n}", f"eval.k=[1,{n}]",
-                        f"eval.temperature={HELDOUT_TEMPERATURE}", "eval.transforms=[identity,paraphrase]",
+                        f"eval.temperature={HELDOUT_TEMPERATURE}", "transforms=[identity,paraphrase]",
                         "eval.max_new_tokens=32"]} if "heldout" in args.evals else {}
     if not args.ood_limit:
         return sets

@@ -41,7 +41,7 @@ def test_objective_trains_and_logs_answer_statistics(objective, tmp_path, monkey
 
 
 def test_coherence_sees_every_variant_of_a_problem(tmp_path, monkeypatch):
-    _, steps = _train(tmp_path, monkeypatch, ["objective=coherence", "objective.transforms=[identity,paraphrase]",
+    _, steps = _train(tmp_path, monkeypatch, ["objective=coherence", "transforms=[identity,paraphrase]",
                                               "trainer.num_generations=4"])
     assert all(0.0 <= row["answers/agreement"] <= 1.0 for row in steps)
 

@@ -92,7 +92,8 @@ def _eval_cfg(overrides: list[str]):
     (["eval.n=2", "eval.k=[1,4]"], "eval.k=[1, 4] needs eval.n >= 4"),
     (["eval.n=4", "eval.k=[1,4]", "eval.temperature=0"], "greedy samples are identical"),
     (["eval.backend=tgi"], "eval.backend='tgi' is not one of: hf, vllm"),
-    (["eval.transforms=[identity,nope]"], "eval.transforms: unknown transform 'nope'"),
+    (["transforms=[identity,nope]"], "transforms: unknown transform 'nope'"),
+    (["transforms=[]"], "transforms is empty"),
     (["eval.models=[no_such_model]"], "eval.models entry 'no_such_model' is not a model config"),
 ])
 def test_bad_options_are_one_line_user_errors(overrides, message, tmp_path, monkeypatch):

@@ -27,8 +27,8 @@ def test_modes_and_the_split_vote():
 
 def test_tied_groups_give_the_same_numbers_in_training_log_and_eval():
     logged = {}
-    reward = AnswerLevelReward(get_objective("majority"), num_generations=4, num_variants=2)
-    uid, variant = ["p"] * 8, [0] * 4 + [1] * 4
+    reward = AnswerLevelReward(get_objective("majority"), num_generations=4, variants=["identity", "paraphrase"])
+    uid, variant = ["p"] * 8, ["identity"] * 4 + ["paraphrase"] * 4
     answers = TIED[0] + TIED[1]
     reward([f"#### {a}" for a in answers], uid=uid, variant=variant, gold=["7"] * 8,
            log_metric=lambda k, v: logged.__setitem__(k.removeprefix("answers/"), v))

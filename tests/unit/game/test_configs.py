@@ -36,19 +36,21 @@ def test_every_objective_has_a_config():
 def test_config_layout_and_objective(path):
     text = path.read_text()
     assert text.startswith("# ")  # one-line description first
+    # multi-variant objectives also set the run's top-level `transforms`, so they are global packages
+    run = yaml.safe_load(text) if text.startswith("# @package _global_\n") else {"objective": yaml.safe_load(text)}
+    assert set(run) <= {"objective", "transforms"}
     # resolved as Hydra does, inside the run's config: `${seed}` is the run's seed
-    cfg = OmegaConf.to_container(OmegaConf.create({"seed": 7, "objective": yaml.safe_load(text)}),
-                                 resolve=True)["objective"]
-    assert {"name", "params", "correctness_weight", "answer_weight"} <= set(cfg)
-    assert set(cfg) - {"name", "params", "correctness_weight", "answer_weight"} <= {"transforms"}
+    run = OmegaConf.to_container(OmegaConf.create({"seed": 7, **run}), resolve=True)
+    cfg = run["objective"]
+    assert set(cfg) == {"name", "params", "correctness_weight", "answer_weight"}
     obj = get_objective(cfg["name"], **cfg["params"])
     assert obj.name == cfg["name"]
     if cfg["name"] == "random":
         assert obj.seed == 7
-    groups = [["1", "2", "2", None]] * (len(cfg.get("transforms", [])) or 1)
+    groups = [["1", "2", "2", None]] * (len(run.get("transforms", [])) or 1)
     correct = [[1.0, 0.0, 0.0, 0.0]] * len(groups)
     rewards = obj.rewards(groups, correct, cfg["correctness_weight"], cfg["answer_weight"])
     assert len(rewards) == len(groups) and all(len(r) == 4 for r in rewards)
     assert min(rewards[0]) == rewards[0][3]  # the unparsed sample is lowest
-    if "transforms" in cfg:
-        assert obj.multi_variant and len(cfg["transforms"]) >= 2
+    if "transforms" in run:
+        assert obj.multi_variant and len(run["transforms"]) >= 2
