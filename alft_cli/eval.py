@@ -183,7 +183,7 @@ def finish(out: Path, rows: list[dict], ks: list[int], protocol: dict, cfg: Dict
     """Score rows and write metrics.json, samples.jsonl, report.md and the plots into `out`."""
     from alft_cli.answers import CHECKER_VERSION
     from alft_cli.report import plot_histograms, plot_pass_at_k, write_report
-    from alft_cli.scoring import answer_histograms, compute_metrics, score_rows
+    from alft_cli.scoring import DEFAULT_VARIANT, answer_histograms, compute_metrics, score_rows
 
     style, strict = cfg.dataset.style, bool(cfg.dataset.get("strict", False))
     scored = score_rows(rows, style, strict)
@@ -199,7 +199,8 @@ def finish(out: Path, rows: list[dict], ks: list[int], protocol: dict, cfg: Dict
             fh.write(json.dumps(row) + "\n")
     label = protocol.get("model_label", "completions")
     plots = [plot_pass_at_k(out / "pass_at_k.png", [(label, metrics)]).name]
-    hists = answer_histograms(scored, int(cfg.eval.show))
+    first = str(scored[0].get("variant") or DEFAULT_VARIANT)
+    hists = answer_histograms(scored, variant=first, limit=int(cfg.eval.show))
     if hists:
         plots.append(plot_histograms(out / "answer_histograms.png", hists).name)
     write_report(out, [(label, metrics)], metrics["protocol"], plots)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from alft_cli.runs import write_json
+from alft_cli.scoring import UNPARSED
 
 log = logging.getLogger(__name__)
 Result = tuple[str, dict]  # (model label, metrics.json dict)
@@ -104,13 +105,14 @@ def plot_pass_at_k(path: Path, results: Sequence[Result]) -> Path:
 
 
 def plot_histograms(path: Path, hists: Sequence[dict], top: int = 8) -> Path:
-    """Answer-count bars for a few problems; correct answers green, the rest grey, unparsed red."""
+    """Answer-count bars for a few problems (`alft_cli.scoring.answer_histograms`); correct answers green,
+    the rest grey, unparsed red."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, max(1, len(hists)), figsize=(3.2 * max(1, len(hists)), 3), squeeze=False)
     for ax, h in zip(axes[0], hists):
-        items = h["counts"].most_common(top)
+        items = list(h["counts"].items())[:top]
         labels = [_short(a, 10) for a, _ in items]
-        colours = ["tab:green" if a in h["correct"] else "tab:red" if a == "<unparsed>" else "tab:gray"
+        colours = ["tab:green" if a in h["correct"] else "tab:red" if a == UNPARSED else "tab:gray"
                    for a, _ in items]
         ax.bar(range(len(items)), [c for _, c in items], color=colours)
         ax.set_xticks(range(len(items)), labels, rotation=45, ha="right", fontsize=7)

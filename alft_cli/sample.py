@@ -8,7 +8,6 @@ Writes `samples.jsonl` (`id`, `variant`, `prompt`, `completion`, `answer`), `his
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -17,13 +16,12 @@ from alft_cli.backends import Sampling, build_jobs, check_backend, make_backend,
 from alft_cli.errors import UserError
 from alft_cli.runs import run_dir, write_json
 
-UNPARSED = "<unparsed>"
-
 
 def run_sample(cfg: DictConfig) -> list[dict]:
     """Sample per `cfg` into the run directory; returns the sample rows."""
     from alft_cli.answers import extract_answer
     from alft_cli.models import resolve_model
+    from alft_cli.scoring import answer_histograms
 
     s = cfg.sample
     if int(s.n) < 1 or s.temperature < 0:
@@ -33,14 +31,12 @@ def run_sample(cfg: DictConfig) -> list[dict]:
     sampling = Sampling(int(s.n), float(s.temperature), float(s.top_p), int(s.max_new_tokens))
     backend = make_backend(s, cfg.model, resolve_model(cfg.model), sampling, "sample")
     style, strict = cfg.dataset.style, bool(cfg.dataset.get("strict", False))
-    samples, histograms = [], []
+    samples, golds = [], []
     for job, completions in run_jobs(backend, jobs, s.chunk, int(cfg.seed)):
-        answers = [extract_answer(c, style, strict=strict) for c in completions]
-        samples += [{"id": job.uid, "variant": job.variant, "prompt": job.question, "completion": c, "answer": a}
-                    for c, a in zip(completions, answers)]
-        counts = Counter(UNPARSED if a is None else a for a in answers)
-        histograms.append({"id": job.uid, "variant": job.variant, "gold": job.gold,
-                           "counts": dict(counts.most_common())})
+        samples += [{"id": job.uid, "variant": job.variant, "prompt": job.question, "completion": c,
+                     "answer": extract_answer(c, style, strict=strict)} for c in completions]
+        golds += [job.gold] * len(completions)
+    histograms = answer_histograms([{**row, "gold": gold} for row, gold in zip(samples, golds)])
     out = run_dir()
     _write_jsonl(out / "samples.jsonl", samples)
     _write_jsonl(out / "histograms.jsonl", histograms)

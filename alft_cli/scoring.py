@@ -22,6 +22,7 @@ from alft_cli.metrics import Answer, ProblemSamples, bootstrap_ci, maj_at_k, pas
 
 log = logging.getLogger(__name__)
 DEFAULT_VARIANT = "identity"
+UNPARSED = "<unparsed>"
 
 
 def score_rows(rows: Sequence[dict], style: str, strict: bool = False) -> list[dict]:
@@ -98,20 +99,26 @@ def _without_cis(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if not k.endswith("_ci")}
 
 
-def answer_histograms(scored: Sequence[dict], limit: int) -> list[dict]:
-    """Answer counts (`None` as `<unparsed>`) of the first `limit` problems of the first variant."""
-    first = str(scored[0].get("variant") or DEFAULT_VARIANT) if scored else DEFAULT_VARIANT
-    hists: dict[str, dict] = {}
-    for row in scored:
-        if str(row.get("variant") or DEFAULT_VARIANT) != first:
+def answer_histograms(rows: Sequence[dict], variant: str | None = None, limit: int | None = None) -> list[dict]:
+    """Answer counts per problem and variant, in order of first appearance (the one histogram builder).
+
+    Each: `id`, `variant`, `gold`, `counts` (answer → count, most frequent first, `None` as `<unparsed>`)
+    and, for scored rows, `correct` (the answers labelled correct). `variant` keeps that variant only,
+    `limit` its first `limit` problems.
+    """
+    hists: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        key = (str(row["id"]), str(row.get("variant") or DEFAULT_VARIANT))
+        if variant is not None and key[1] != variant:
             continue
-        uid = str(row["id"])
-        if uid not in hists:
-            if len(hists) == limit:
+        if key not in hists:
+            if limit is not None and len(hists) == limit:
                 continue
-            hists[uid] = {"id": uid, "gold": str(row["gold"]), "counts": Counter(), "correct": set()}
-        answer = "<unparsed>" if row["answer"] is None else row["answer"]
-        hists[uid]["counts"][answer] += 1
-        if row["correct"]:
-            hists[uid]["correct"].add(answer)
-    return list(hists.values())
+            hists[key] = {"id": key[0], "variant": key[1], "gold": str(row["gold"]), "counts": Counter()}
+        answer = UNPARSED if row["answer"] is None else row["answer"]
+        hists[key]["counts"][answer] += 1
+        if "correct" in row:
+            hists[key].setdefault("correct", set())
+            if row["correct"]:
+                hists[key]["correct"].add(answer)
+    return [{**h, "counts": dict(h["counts"].most_common())} for h in hists.values()]

@@ -54,7 +54,7 @@ def test_trainer_configs_build_grpo_config():
         cfg = _compose("train", [f"trainer={option}"])
         overrides = {"use_cpu": True, "bf16": False} if option != "cpu" else {}
         args = instantiate(cfg.trainer, output_dir="/tmp/alft-test", _convert_="all", **overrides)
-        assert args.beta > 0, "answer-level objectives need a KL anchor (ALGORITHM.md)"
+        assert args.beta > 0, "answer-level objectives need a KL anchor (docs/method.md)"
         assert args.scale_rewards == "none"
 
 
