@@ -1,9 +1,10 @@
 """TRL reward functions: the group-correct answer-level reward and the gold correctness reward.
 
 TRL calls a reward function with the *local* completions of each process, and one problem's group can
-be split across processes (TRL shards a generation batch by rank). `AnswerLevelReward` therefore gathers (uid, variant, answer) from
-every process, groups by problem id — never by position — checks each group is complete, asks the game
-core for the Target and rewards, and returns the local slice. All maths lives in `alft_cli.game`.
+be split across processes (TRL shards a generation batch by rank). `AnswerLevelReward` therefore
+gathers (uid, variant, answer) from every process, groups by problem id — never by position — checks
+each group is complete, asks the game core for the Target and rewards, and returns the local slice.
+All maths lives in `alft_cli.game` (docs/method.md).
 """
 
 from __future__ import annotations
