@@ -29,7 +29,7 @@ class Problem:
 @dataclass(frozen=True)
 class Variant:
     """A problem asked through one transformation of `transforms`. It is named by its `label` in training
-    rows, the reward's groups, and eval/sample output; its index is the label's position in the run's labels."""
+    rows, the reward's groups and eval/sample output; its index is the label's position in the run's labels."""
 
     label: str
     question: str
