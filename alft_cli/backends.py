@@ -20,7 +20,8 @@ BACKENDS = ("hf", "vllm")
 
 @dataclass(frozen=True)
 class Job:
-    """One prompt to sample: problem `uid` rewritten by transformation `variant`; `index` orders jobs."""
+    """One prompt to sample: problem `uid` asked as `variant` (its label, `alft_cli.data.Variant`); `index`
+    orders jobs."""
 
     index: int
     uid: str
@@ -38,34 +39,19 @@ class Sampling:
     max_new_tokens: int
 
 
-def variant_labels(names: Sequence[str]) -> list[str]:
-    """Transformation names made unique: a repeated name gets `#1`, `#2`, … ."""
-    return [n if names.count(n) == 1 else f"{n}#{names[: i + 1].count(n)}" for i, n in enumerate(names)]
+def build_jobs(dataset_cfg: Any, split: str, limit: int | None, transforms: Sequence[str], seed: int) -> list[Job]:
+    """Problem-major jobs: every variant of problem 0, then of problem 1, … ."""
+    from alft_cli.data import build_messages, load_split, variant_labels, variants
 
-
-def build_jobs(dataset_cfg: Any, split: str, limit: int | None, transforms: Sequence[str], seed: int,
-               key: str) -> list[Job]:
-    """Problem-major jobs: every transformation of problem 0, then of problem 1, … (`key` names the
-    config key of `transforms` in errors)."""
-    from alft_cli.data import build_messages, load_split
-    from alft_cli.transforms import get_transform, make_variants
-
-    names = list(transforms)
-    if not names:
-        raise UserError(f"{key} is empty; give at least one transformation, e.g. {key}=[identity]")
-    for name in names:
-        try:
-            get_transform(name)
-        except ValueError as err:
-            raise UserError(f"{key}: {err}") from err
+    variant_labels(transforms)  # fail on a bad name before loading the data
     problems = load_split(dataset_cfg, split)
     if limit:
         problems = problems[: int(limit)]
-    labels = variant_labels(names)
     jobs = []
     for p in problems:
-        for label, question in zip(labels, make_variants(p.question, names, seed=seed)):
-            jobs.append(Job(len(jobs), p.uid, label, question, p.gold, build_messages(question, dataset_cfg.prompt)))
+        for v in variants(p, transforms, seed):
+            messages = build_messages(v.question, dataset_cfg.prompt)
+            jobs.append(Job(len(jobs), p.uid, v.label, v.question, p.gold, messages))
     return jobs
 
 
@@ -108,10 +94,11 @@ class VLLMBackend:
 
     def __init__(self, path: Path, dtype: str, sampling: Sampling, engine_args: dict):
         import vllm
-        from transformers import AutoTokenizer
+
+        from alft_cli.models import load_tokenizer
 
         self.vllm, self.sampling = vllm, sampling
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.tokenizer = load_tokenizer(path)
         self.llm = vllm.LLM(model=str(path), dtype=dtype, **engine_args)
 
     def generate(self, prompts: Sequence[Messages], seed: int) -> list[list[str]]:

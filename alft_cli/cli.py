@@ -6,7 +6,6 @@ work for all of them. User errors end as one `alft: error: …` line with exit s
 
 from __future__ import annotations
 
-import importlib.resources
 import importlib.util
 import logging
 import os
@@ -19,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from alft_cli.configs import conf_dir, group_choices
 from alft_cli.errors import UserError
 
 USAGE = """usage: alft <command> [hydra overrides]
@@ -35,14 +35,6 @@ and --help for its options. Run `alft <command> --help` for details.
 """
 
 
-def conf_dir() -> Path:
-    """`conf/` next to the package (source checkout, editable install) or shipped inside it (wheel)."""
-    source = Path(__file__).resolve().parent.parent / "conf"
-    if (source / "train.yaml").is_file():
-        return source
-    return Path(str(importlib.resources.files("alft_cli.conf")))
-
-
 def _task(command: str) -> Callable:
     from alft_cli.eval import run_eval
     from alft_cli.sample import run_sample
@@ -54,14 +46,14 @@ def _task(command: str) -> Callable:
 COMMANDS = ("train", "eval", "sample")
 
 
-def group_choices(group: str) -> list[str]:
-    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
-
-
 # Groups not in the primary defaults lists (`launcher=slurm` means `+launcher=slurm`), with the Hydra
 # plugin each needs and the extra that installs it.
 APPEND_GROUPS = {"launcher": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
                  "hparams_search": ("hydra_plugins.hydra_optuna_sweeper", "sweep")}
+
+
+# Keys that moved: old override -> what to write instead (one line for users of the old name).
+MOVED_KEYS = {f"{old}.transforms": "transforms" for old in ("objective", "eval", "sample")}
 
 
 def rewrite_overrides(args: list[str]) -> list[str]:
@@ -75,6 +67,9 @@ def rewrite_overrides(args: list[str]) -> list[str]:
     for arg in args:
         key, sep, value = arg.partition("=")
         name = key.lstrip("+~")
+        if name in MOVED_KEYS:
+            raise UserError(f"{name} is now {MOVED_KEYS[name]} (one key for train, eval and sample): "
+                            f"{MOVED_KEYS[name]}={value}")
         if not sep or name not in groups or value in ("null", "") or "(" in value:
             out.append(arg)  # "(": a Hydra sweep function such as choice(...) or glob(...)
             continue

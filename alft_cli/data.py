@@ -1,7 +1,8 @@
 """Datasets as lists of `Problem`s: reasoning-gym arithmetic, GSM8K (hub or local) and any local JSON(L).
 
 Every problem carries a stable id (`uid`), the question text and its canonical gold answer. Golds that
-the checker cannot parse are reported and the problem skipped — never rewarded.
+the checker cannot parse are reported and the problem skipped — never rewarded. A problem is asked in
+one `Variant` per entry of the run's `transforms` (train, eval and sample alike).
 """
 
 from __future__ import annotations
@@ -23,6 +24,42 @@ class Problem:
     uid: str
     question: str
     gold: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A problem asked through one transformation of `transforms`. It is named by its `label` in training
+    rows, the reward's groups and eval/sample output; its index is the label's position in the run's labels."""
+
+    label: str
+    question: str
+
+
+def variant_labels(transforms: Sequence[str]) -> list[str]:
+    """The run's variant labels, in order: the transform names, a repeated name numbered `#1`, `#2`, … .
+
+    UserError for an empty list or an unknown transform (``alft_cli.transforms``).
+    """
+    from alft_cli.transforms import get_transform
+
+    if isinstance(transforms, str) or not isinstance(transforms, Sequence) or not transforms:
+        raise UserError(f"transforms={transforms!r} must be a non-empty list of transformations, "
+                        "e.g. transforms=[identity]")
+    names = [str(n) for n in transforms]
+    for name in names:
+        try:
+            get_transform(name)
+        except ValueError as err:
+            raise UserError(f"transforms: {err}") from err
+    return [n if names.count(n) == 1 else f"{n}#{names[: i + 1].count(n)}" for i, n in enumerate(names)]
+
+
+def variants(problem: Problem, transforms: Sequence[str], seed: int) -> list[Variant]:
+    """The problem's variants, one per entry of `transforms`, in that order (deterministic given `seed`)."""
+    from alft_cli.transforms import make_variants
+
+    questions = make_variants(problem.question, [str(n) for n in transforms], seed=seed)
+    return [Variant(label, q) for label, q in zip(variant_labels(transforms), questions)]
 
 
 def load_split(dcfg: Any, split: str) -> list[Problem]:

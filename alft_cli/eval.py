@@ -40,7 +40,7 @@ def run_eval(cfg: DictConfig) -> dict:
     if cfg.eval.completions_file:
         return _rescore(cfg, ks, out)
     models = model_entries(cfg)
-    jobs = build_jobs(cfg.dataset, cfg.eval.split, cfg.eval.limit, cfg.eval.transforms, cfg.seed, "eval.transforms")
+    jobs = build_jobs(cfg.dataset, cfg.eval.split, cfg.eval.limit, cfg.transforms, cfg.seed)
     if not jobs:
         raise UserError(f"no problems to evaluate in dataset split {cfg.eval.split!r} (eval.limit={cfg.eval.limit})")
     results = []
@@ -62,7 +62,7 @@ def run_eval(cfg: DictConfig) -> dict:
 
 def model_entries(cfg: DictConfig) -> list[tuple[str, Any]]:
     """(label, model config) for each model: `eval.models` when given, else `model`."""
-    from alft_cli.cli import conf_dir, group_choices
+    from alft_cli.configs import conf_dir, group_choices
 
     names = [str(m) for m in cfg.eval.get("models") or []]
     if not names:
@@ -99,7 +99,7 @@ def generation_protocol(cfg: DictConfig, label: str, model_cfg: Any) -> dict:
         "model_label": label, "model_source": model_cfg.source, "dtype": str(model_cfg.get("dtype", "float32")),
         "dataset": OmegaConf.to_container(d, resolve=True), "split": e.split,
         "prompt_template": d.prompt.template, "system_prompt": d.prompt.get("system"), "shots": 0,
-        "transforms": list(e.transforms), "n": int(e.n), "temperature": float(e.temperature),
+        "transforms": list(cfg.transforms), "n": int(e.n), "temperature": float(e.temperature),
         "top_p": float(e.top_p), "max_new_tokens": int(e.max_new_tokens), "seed": int(cfg.seed),
     }
 
@@ -163,7 +163,7 @@ def finish(out: Path, rows: list[dict], ks: list[int], protocol: dict, cfg: Dict
     """Score rows and write metrics.json, samples.jsonl, report.md and the plots into `out`."""
     from alft_cli.answers import CHECKER_VERSION
     from alft_cli.report import plot_histograms, plot_pass_at_k, write_report
-    from alft_cli.scoring import answer_histograms, compute_metrics, score_rows
+    from alft_cli.scoring import DEFAULT_VARIANT, answer_histograms, compute_metrics, score_rows
 
     style, strict = cfg.dataset.style, bool(cfg.dataset.get("strict", False))
     scored = score_rows(rows, style, strict)
@@ -179,7 +179,8 @@ def finish(out: Path, rows: list[dict], ks: list[int], protocol: dict, cfg: Dict
             fh.write(json.dumps(row) + "\n")
     label = protocol.get("model_label", "completions")
     plots = [plot_pass_at_k(out / "pass_at_k.png", [(label, metrics)]).name]
-    hists = answer_histograms(scored, int(cfg.eval.show))
+    first = str(scored[0].get("variant") or DEFAULT_VARIANT)
+    hists = answer_histograms(scored, variant=first, limit=int(cfg.eval.show))
     if hists:
         plots.append(plot_histograms(out / "answer_histograms.png", hists).name)
     write_report(out, [(label, metrics)], metrics["protocol"], plots)

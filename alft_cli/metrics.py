@@ -11,7 +11,6 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 
@@ -69,9 +68,9 @@ def maj_at_k(
     """Expected accuracy of a majority vote over a uniformly random size-k subset of the samples.
 
     Exact over all C(n, k) subsets for n <= MAJ_EXACT_MAX_N. ``None`` answers never win: a subset
-    of only ``None`` is wrong. Ties (``tie_break="split"``, the only rule): the tied answers share
-    the vote evenly, so a subset scores the fraction of its tied top answers that are correct — the
-    expected accuracy of a uniformly random tie-break, deterministic and unbiased.
+    of only ``None`` is wrong. Ties (``tie_break="split"``, the project's one rule, alft_cli.game.groups):
+    the tied answers share the vote evenly, so a subset scores the fraction of its tied top answers that
+    are correct — the expected accuracy of a uniformly random tie-break, deterministic and unbiased.
 
     Algorithm: answers enter only through their counts m_a. For each possible winning count t,
     a DP over answers tracks (subset size s, number of answers drawn exactly t times j) with the
@@ -170,15 +169,6 @@ def bootstrap_ci(
     means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
     lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)
-
-
-def cross_variant_agreement(majority_answers_per_variant: Sequence[Answer]) -> float:
-    """Fraction of unordered variant pairs whose majority answers are equal; ``None`` agrees with nothing."""
-    answers = list(majority_answers_per_variant)
-    if len(answers) < 2:
-        raise ValueError(f"cross_variant_agreement needs >= 2 variants, got {len(answers)}")
-    pairs = list(combinations(answers, 2))
-    return sum(a is not None and a == b for a, b in pairs) / len(pairs)
 
 
 def summarize(problems: Sequence[ProblemSamples], ks: Sequence[int]) -> dict:

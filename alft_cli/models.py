@@ -1,7 +1,9 @@
-"""Model sources: a hub id or local directory, the offline SmolLM2-135M-Instruct, and a tiny random model.
+"""Model sources and loading: a hub id or local directory, the offline SmolLM2-135M-Instruct, a tiny random model.
 
 `resolve_model(cfg.model)` returns a local directory holding a safetensors checkpoint and tokenizer,
 building or converting it once into the user cache (`$ALFT_CACHE`, else `$XDG_CACHE_HOME/alft`).
+`load_tokenizer` / `load_model_and_tokenizer` load one for generation (eval, sample, held-out accuracy);
+`load_policy` loads the model `alft train` trains (4-bit for QLoRA).
 """
 
 from __future__ import annotations
@@ -194,14 +196,53 @@ def _build_tiny(spec: dict, tmp: Path) -> None:
     tokenizer.save_pretrained(tmp)
 
 
-def load_model_and_tokenizer(path: Path, dtype: str = "float32") -> tuple[Any, Any]:
-    """Load a causal LM and its tokenizer (left padding for generation, pad token set)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_tokenizer(path: Path) -> Any:
+    """The checkpoint's tokenizer, set up for batched generation: left padding, a pad token."""
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model_and_tokenizer(path: Path, dtype: str = "float32") -> tuple[Any, Any]:
+    """Load a causal LM and its tokenizer (``load_tokenizer``)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
     model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
-    return model, tokenizer
+    return model, load_tokenizer(path)
+
+
+def load_policy(model_cfg: Any) -> tuple[Path, Any, Any]:
+    """(checkpoint path, model to train, tokenizer); for QLoRA the base is loaded in 4-bit NF4 on this GPU.
+
+    Models built into the cache (`tiny`, `smollm2_135m`) are built by rank 0 while the other ranks wait:
+    once torch.distributed is up (accelerate has set up the process group here, even where its state still
+    reports one process), transformers writes checkpoints only on rank 0. Multi-node runs of those models
+    need `$ALFT_CACHE` on a shared disk.
+    """
+    import torch.distributed as dist
+
+    from alft_cli.scale import lora_options
+
+    rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else None
+    if rank:
+        dist.barrier()  # rank 0 resolves first
+    path = resolve_model(model_cfg)
+    if rank == 0:
+        dist.barrier()
+    dtype = model_cfg.get("dtype", "float32")
+    if not lora_options(model_cfg).get("load_in_4bit"):
+        return (path, *load_model_and_tokenizer(path, dtype))
+    import torch
+    from accelerate.state import PartialState
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                               bnb_4bit_compute_dtype=getattr(torch, dtype))
+    model = AutoModelForCausalLM.from_pretrained(path, quantization_config=quant, dtype=getattr(torch, dtype),
+                                                 device_map={"": PartialState().local_process_index})
+    return path, model, load_tokenizer(path)

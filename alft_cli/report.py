@@ -1,22 +1,19 @@
 """Human-readable eval output: the markdown summary table, `report.md`, PNG plots, the sweep summary.
 
 `summary_table` is the one table format: one row per model, headline metrics with 95% bootstrap
-CIs. Plots use matplotlib's Agg backend (no display needed). `SweepSummary` is a Hydra callback that
-puts the table of every job of an `alft eval -m …` sweep into the sweep directory.
+CIs. Plots use matplotlib's Agg backend (no display needed). Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra.experimental.callback import Callback
-
 from alft_cli.runs import write_json
+from alft_cli.scoring import UNPARSED
 
 log = logging.getLogger(__name__)
 Result = tuple[str, dict]  # (model label, metrics.json dict)
@@ -108,13 +105,14 @@ def plot_pass_at_k(path: Path, results: Sequence[Result]) -> Path:
 
 
 def plot_histograms(path: Path, hists: Sequence[dict], top: int = 8) -> Path:
-    """Answer-count bars for a few problems; correct answers green, the rest grey, unparsed red."""
+    """Answer-count bars for a few problems (`alft_cli.scoring.answer_histograms`); correct answers green,
+    the rest grey, unparsed red."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, max(1, len(hists)), figsize=(3.2 * max(1, len(hists)), 3), squeeze=False)
     for ax, h in zip(axes[0], hists):
-        items = h["counts"].most_common(top)
+        items = list(h["counts"].items())[:top]
         labels = [_short(a, 10) for a, _ in items]
-        colours = ["tab:green" if a in h["correct"] else "tab:red" if a == "<unparsed>" else "tab:gray"
+        colours = ["tab:green" if a in h["correct"] else "tab:red" if a == UNPARSED else "tab:gray"
                    for a, _ in items]
         ax.bar(range(len(items)), [c for _, c in items], color=colours)
         ax.set_xticks(range(len(items)), labels, rotation=45, ha="right", fontsize=7)
@@ -138,31 +136,3 @@ def write_comparison(out: Path, results: Sequence[Result], protocol: dict) -> st
     plots = [plot_pass_at_k(out / "pass_at_k.png", results).name] if all("curve" in m for _, m in results) else []
     write_report(out, results, protocol, plots)
     return summary_table(results)
-
-
-class SweepSummary(Callback):
-    """After `alft eval -m …`: one table over the jobs' metrics.json in the sweep directory."""
-
-    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        sweep = Path(config.hydra.sweep.dir)
-        jobs = sorted((p.parent for p in sweep.glob("*/metrics.json") if p.parent.name.isdigit()),
-                      key=lambda p: int(p.name))
-        if not jobs:
-            return
-        metrics = [json.loads((j / "metrics.json").read_text()) for j in jobs]
-        overrides = [_overrides(j) for j in jobs]
-        varying = [[o for o in job if any(o not in other for other in overrides)] for job in overrides]
-        results = []
-        for job, m, extra in zip(jobs, metrics, varying):
-            label = m.get("protocol", {}).get("model_label", job.name)
-            extra = [o for o in extra if not o.startswith("model.name_or_path=")]
-            results.append((f"{label} ({', '.join(extra)})" if extra else label, m))
-        table = write_comparison(sweep, results, {"sweep": str(sweep), "jobs": len(jobs)})
-        print(f"\n{table}\n\nsweep summary: {sweep / 'report.md'}")
-
-
-def _overrides(job: Path) -> list[str]:
-    import yaml
-
-    file = job / ".hydra" / "overrides.yaml"
-    return [o for o in yaml.safe_load(file.read_text()) or [] if not o.startswith("hydra.")] if file.is_file() else []

@@ -1,9 +1,10 @@
 """TRL reward functions: the group-correct answer-level reward and the gold correctness reward.
 
 TRL calls a reward function with the *local* completions of each process, and one problem's group can
-be split across processes (PEERS.md). `AnswerLevelReward` therefore gathers (uid, variant, answer) from
-every process, groups by problem id — never by position — checks each group is complete, asks the game
-core for the Target and rewards, and returns the local slice. All maths lives in `alft_cli.game`.
+be split across processes (TRL shards a generation batch by rank). `AnswerLevelReward` therefore
+gathers (uid, variant, answer) from every process, groups by problem id — never by position — checks
+each group is complete, asks the game core for the Target and rewards, and returns the local slice.
+All maths lives in `alft_cli.game` (docs/method.md).
 """
 
 from __future__ import annotations
@@ -58,7 +59,11 @@ class CorrectnessReward:
 
 
 class AnswerLevelReward:
-    """Answer-level reward r_q(ans(y)) of a game-core objective, computed on complete gathered groups."""
+    """Answer-level reward r_q(ans(y)) of a game-core objective, computed on complete gathered groups.
+
+    ``variants`` are the run's variant labels (``alft_cli.data.variant_labels``), in group order; each row's
+    ``variant`` column names one (absent: the first).
+    """
 
     __name__ = "answer_level"
 
@@ -66,12 +71,14 @@ class AnswerLevelReward:
         self,
         objective: Any,
         num_generations: int,
-        num_variants: int = 1,
+        variants: Sequence[str] = ("identity",),
         style: str = "gsm8k",
         strict: bool = False,
         gather: Callable[[list], tuple[list[list], int]] = gather_by_rank,
     ):
-        self.objective, self.G, self.m = objective, num_generations, num_variants
+        self.objective, self.G = objective, num_generations
+        self.variants = {label: j for j, label in enumerate(variants)}  # variant label -> its group index
+        self.m = len(self.variants)
         self.style, self.strict, self.gather = style, strict, gather
         self.last_groups: dict[str, list[list[str | None]]] = {}
 
@@ -79,12 +86,13 @@ class AnswerLevelReward:
         self,
         completions: Sequence[Any],
         uid: Sequence[str],
-        variant: Sequence[int] | None = None,
+        variant: Sequence[str] | None = None,
         gold: Sequence[str] | None = None,
         log_metric: Callable[[str, float], None] | None = None,
         **_: Any,
     ) -> list[float]:
-        variant = list(variant) if variant is not None else [0] * len(completions)
+        first = next(iter(self.variants))
+        variant = list(variant) if variant is not None else [first] * len(completions)
         answers = [extract_answer(completion_text(c), self.style, strict=self.strict) for c in completions]
         local = list(zip(uid, variant, answers, gold if gold is not None else [None] * len(answers)))
         per_rank, rank = self.gather(local)
@@ -103,11 +111,12 @@ class AnswerLevelReward:
         groups: dict[str, list[list[str | None]]] = defaultdict(lambda: [[] for _ in range(self.m)])
         golds: dict[str, str | None] = {}
         slots = []
-        for u, j, answer, gold in rows:
-            if not 0 <= int(j) < self.m:
-                raise ValueError(f"problem {u!r}: variant {j} outside 0..{self.m - 1}")
-            slots.append((u, int(j), len(groups[u][int(j)])))
-            groups[u][int(j)].append(answer)
+        for u, label, answer, gold in rows:
+            if label not in self.variants:
+                raise ValueError(f"problem {u!r}: variant {label!r} is not one of {', '.join(self.variants)}")
+            j = self.variants[label]
+            slots.append((u, j, len(groups[u][j])))
+            groups[u][j].append(answer)
             golds[u] = gold
         for u, per_variant in groups.items():
             sizes = [len(v) for v in per_variant]
@@ -125,9 +134,9 @@ class AnswerLevelReward:
 
 def answer_stats(groups: dict, golds: dict, style: str, objective: Any = None) -> dict[str, float]:
     """Per-step diagnostics averaged over problems; gold-based ones only where golds exist, and whether the
-    Target's mode is correct only with an objective."""
-    from alft_cli.game import group_stats
-    from alft_cli.game.groups import counts, modes
+    Target's mode is correct only with an objective. majority_accuracy (the pooled vote) and
+    target_mode_correct (the Target's mode) split ties (``alft_cli.game.groups``), like eval's maj@k."""
+    from alft_cli.game.groups import counts, group_stats, modes, split_vote
 
     totals: dict[str, float] = defaultdict(float)
     with_gold = 0
@@ -142,13 +151,10 @@ def answer_stats(groups: dict, golds: dict, style: str, objective: Any = None) -
         verdicts = [judge_answer(a, gold, style) for a in pooled]
         totals["accuracy"] += verdicts.count(Verdict.CORRECT) / len(pooled)
         totals["undecided_rate"] += verdicts.count(Verdict.UNDECIDED) / len(pooled)
-        top = modes(counts(pooled))
-        majority = top[0] if top else None
-        totals["majority_accuracy"] += float(majority is not None and check_answer(majority, gold, style))
+        correct = {a for a, v in zip(pooled, verdicts) if a is not None and v == Verdict.CORRECT}
+        totals["majority_accuracy"] += split_vote(modes(counts(pooled)), correct)
         if objective is not None:
-            target = objective.target(g)[0]
-            mode = max(target, key=target.get) if target else None
-            totals["target_mode_correct"] += float(mode is not None and check_answer(mode, gold, style))
+            totals["target_mode_correct"] += split_vote(modes(objective.target(g)[0]), correct)
     n = max(len(groups), 1)
     gold_keys = [k for k in _GOLD_KEYS if objective is not None or k != "target_mode_correct"]
     stats = {k: v / n for k, v in totals.items() if k not in _GOLD_KEYS}

@@ -1,4 +1,4 @@
-"""Run-directory plumbing shared by the commands: paths, seeds, config/metrics files, RSS, JSONL log."""
+"""Run-directory plumbing shared by the commands: paths, seeds, config/metrics files, RSS (no torch at import)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-from transformers import TrainerCallback
 
 
 def run_dir() -> Path:
@@ -55,22 +54,3 @@ def write_config(cfg: DictConfig, out: Path) -> None:
 def peak_rss_gb() -> float:
     """Peak resident set size of this process (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-
-
-class JsonlMetricsCallback(TrainerCallback):
-    """Append every logged dict (reward components, answer statistics, loss) to a JSONL file."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        """On resume, drop rows logged after the checkpoint (those steps are trained again)."""
-        if state.is_world_process_zero and self.path.exists():
-            rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-            kept = [r for r in rows if r.get("step", 0) <= state.global_step]
-            self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and state.is_world_process_zero:
-            with self.path.open("a") as fh:
-                fh.write(json.dumps({"step": state.global_step, **logs}) + "\n")

@@ -8,7 +8,6 @@ Writes `samples.jsonl` (`id`, `variant`, `prompt`, `completion`, `answer`), `his
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -17,28 +16,25 @@ from alft_cli.backends import Sampling, build_jobs, make_backend, run_jobs
 from alft_cli.runs import run_dir, write_json
 from alft_cli.validate import check_sample
 
-UNPARSED = "<unparsed>"
-
 
 def run_sample(cfg: DictConfig) -> list[dict]:
     """Sample per `cfg` into the run directory; returns the sample rows."""
     from alft_cli.answers import extract_answer
     from alft_cli.models import resolve_model
+    from alft_cli.scoring import answer_histograms
 
     check_sample(cfg)
     s = cfg.sample
-    jobs = build_jobs(cfg.dataset, s.split, s.limit, s.transforms, cfg.seed, "sample.transforms")
+    jobs = build_jobs(cfg.dataset, s.split, s.limit, cfg.transforms, cfg.seed)
     sampling = Sampling(int(s.n), float(s.temperature), float(s.top_p), int(s.max_new_tokens))
     backend = make_backend(s, cfg.model, resolve_model(cfg.model), sampling, "sample")
     style, strict = cfg.dataset.style, bool(cfg.dataset.get("strict", False))
-    samples, histograms = [], []
+    samples, golds = [], []
     for job, completions in run_jobs(backend, jobs, s.chunk, int(cfg.seed)):
-        answers = [extract_answer(c, style, strict=strict) for c in completions]
-        samples += [{"id": job.uid, "variant": job.variant, "prompt": job.question, "completion": c, "answer": a}
-                    for c, a in zip(completions, answers)]
-        counts = Counter(UNPARSED if a is None else a for a in answers)
-        histograms.append({"id": job.uid, "variant": job.variant, "gold": job.gold,
-                           "counts": dict(counts.most_common())})
+        samples += [{"id": job.uid, "variant": job.variant, "prompt": job.question, "completion": c,
+                     "answer": extract_answer(c, style, strict=strict)} for c in completions]
+        golds += [job.gold] * len(completions)
+    histograms = answer_histograms([{**row, "gold": gold} for row, gold in zip(samples, golds)])
     out = run_dir()
     _write_jsonl(out / "samples.jsonl", samples)
     _write_jsonl(out / "histograms.jsonl", histograms)

@@ -2,9 +2,9 @@
 
 Distributed training itself is TRL's and accelerate's (`accelerate launch --config_file
 conf/accelerate/<layout>.yaml`); this module only fails early with one clear line when a requested engine
-(vLLM, DeepSpeed, bitsandbytes) is missing, builds the `peft.LoraConfig` from `model.lora`, loads a 4-bit
-base for QLoRA, and merges a trained adapter into its base weights so `final_model/` stays a plain
-checkpoint that `alft eval` loads like any other.
+(vLLM, DeepSpeed, bitsandbytes) is missing, builds the `peft.LoraConfig` from `model.lora` (the 4-bit QLoRA
+base is loaded by `alft_cli.models.load_policy`), and merges a trained adapter into its base weights so
+`final_model/` stays a plain checkpoint that `alft eval` loads like any other.
 """
 
 from __future__ import annotations
@@ -83,42 +83,6 @@ def peft_config(model_cfg: Any) -> Any:
         target_modules=targets if isinstance(targets, str) else list(targets),
         bias="none",
     )
-
-
-def load_policy(model_cfg: Any) -> tuple[Path, Any, Any]:
-    """(checkpoint path, model to train, tokenizer); for QLoRA the base is loaded in 4-bit NF4 on this GPU.
-
-    Models built into the cache (`tiny`, `smollm2_135m`) are built by rank 0 while the other ranks wait:
-    once torch.distributed is up (accelerate has set up the process group here, even where its state still
-    reports one process), transformers writes checkpoints only on rank 0. Multi-node runs of those models
-    need `$ALFT_CACHE` on a shared disk.
-    """
-    import torch.distributed as dist
-
-    from alft_cli.models import load_model_and_tokenizer, resolve_model
-
-    rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else None
-    if rank:
-        dist.barrier()  # rank 0 resolves first
-    path = resolve_model(model_cfg)
-    if rank == 0:
-        dist.barrier()
-    dtype = model_cfg.get("dtype", "float32")
-    if not lora_options(model_cfg).get("load_in_4bit"):
-        return (path, *load_model_and_tokenizer(path, dtype))
-    import torch
-    from accelerate.state import PartialState
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
-
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    tokenizer.padding_side = "left"  # as in models.load_model_and_tokenizer
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                               bnb_4bit_compute_dtype=getattr(torch, dtype))
-    model = AutoModelForCausalLM.from_pretrained(path, quantization_config=quant, dtype=getattr(torch, dtype),
-                                                 device_map={"": PartialState().local_process_index})
-    return path, model, tokenizer
 
 
 def save_final_model(trainer: Any, final: Path, base_path: Path, dtype: str = "float32") -> None:

@@ -2,10 +2,9 @@
 
 Rows are dicts with `id`, `completion`, `gold` and optionally `variant` (the transformation that
 rewrote the prompt; `identity` when absent). The headline numbers are those of the first variant
-(the untransformed prompts with the default `eval.transforms`). With several variants each gets its
+(the untransformed prompts with the default `transforms`). With several variants each gets its
 own numbers, and `coherence` is the expected agreement of the majority answers of two variants of
-the same problem, ties split as in maj@k (alft_cli.metrics): a tied top answer set T_a agrees with
-T_b with probability |T_a ∩ T_b| / (|T_a|·|T_b|); an unparsed-only variant agrees with nothing.
+the same problem (`alft_cli.game.groups.agreement`: ties split, as in maj@k and the training log).
 Problems and variants keep their order of first appearance, so re-scoring `samples.jsonl` reproduces
 `metrics.json` exactly.
 """
@@ -15,15 +14,15 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from itertools import combinations
 
 import numpy as np
 
-from alft_cli.game.groups import counts, modes
+from alft_cli.game.groups import agreement, counts, modes
 from alft_cli.metrics import Answer, ProblemSamples, bootstrap_ci, maj_at_k, pass_at_k, summarize
 
 log = logging.getLogger(__name__)
 DEFAULT_VARIANT = "identity"
+UNPARSED = "<unparsed>"
 
 
 def score_rows(rows: Sequence[dict], style: str, strict: bool = False) -> list[dict]:
@@ -54,19 +53,6 @@ def group_problems(scored: Sequence[dict]) -> dict[str, list[ProblemSamples]]:
         correct.append(bool(row["correct"]))
     return {v: [ProblemSamples(uid, tuple(a), tuple(c)) for uid, (a, c) in by_id.items()]
             for v, by_id in groups.items()}
-
-
-def top_answers(answers: Sequence[Answer]) -> set[str]:
-    """The most frequent parsed answers (several when tied; empty when none parsed)."""
-    return set(modes(counts(answers)))
-
-
-def majority_agreement(tops: Sequence[set[str]]) -> float:
-    """Expected fraction of variant pairs whose majority answers agree, ties broken uniformly at random."""
-    pairs = list(combinations(tops, 2))
-    if not pairs:
-        raise ValueError(f"majority_agreement needs >= 2 variants, got {len(tops)}")
-    return sum(len(a & b) / (len(a) * len(b)) for a, b in pairs if a and b) / len(pairs)
 
 
 def curve_ks(n: int, ks: Sequence[int]) -> list[int]:
@@ -104,13 +90,13 @@ def compute_metrics(scored: Sequence[dict], ks: Sequence[int]) -> dict:
 
 
 def _coherence(variants: dict[str, list[ProblemSamples]]) -> tuple[float, list[float]]:
-    """Mean over problems present in every variant of the majority agreement, and its bootstrap CI."""
-    tops: dict[str, dict[str, set[str]]] = {v: {p.id: top_answers(p.answers) for p in ps}
-                                            for v, ps in variants.items()}
+    """Mean over problems present in every variant of the majority answers' agreement, and its bootstrap CI."""
+    tops: dict[str, dict[str, list[str]]] = {v: {p.id: modes(counts(p.answers)) for p in ps}
+                                             for v, ps in variants.items()}
     shared = [uid for uid in tops[next(iter(tops))] if all(uid in t for t in tops.values())]
     if not shared:
         raise ValueError("coherence needs problems sampled under every variant; none are")
-    per_problem = [majority_agreement([t[uid] for t in tops.values()]) for uid in shared]
+    per_problem = [agreement([t[uid] for t in tops.values()]) for uid in shared]
     return float(np.mean(per_problem)), list(bootstrap_ci(per_problem))
 
 
@@ -118,20 +104,26 @@ def _without_cis(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if not k.endswith("_ci")}
 
 
-def answer_histograms(scored: Sequence[dict], limit: int) -> list[dict]:
-    """Answer counts (`None` as `<unparsed>`) of the first `limit` problems of the first variant."""
-    first = str(scored[0].get("variant") or DEFAULT_VARIANT) if scored else DEFAULT_VARIANT
-    hists: dict[str, dict] = {}
-    for row in scored:
-        if str(row.get("variant") or DEFAULT_VARIANT) != first:
+def answer_histograms(rows: Sequence[dict], variant: str | None = None, limit: int | None = None) -> list[dict]:
+    """Answer counts per problem and variant, in order of first appearance (the one histogram builder).
+
+    Each: `id`, `variant`, `gold`, `counts` (answer → count, most frequent first, `None` as `<unparsed>`)
+    and, for scored rows, `correct` (the answers labelled correct). `variant` keeps that variant only,
+    `limit` its first `limit` problems.
+    """
+    hists: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        key = (str(row["id"]), str(row.get("variant") or DEFAULT_VARIANT))
+        if variant is not None and key[1] != variant:
             continue
-        uid = str(row["id"])
-        if uid not in hists:
-            if len(hists) == limit:
+        if key not in hists:
+            if limit is not None and len(hists) == limit:
                 continue
-            hists[uid] = {"id": uid, "gold": str(row["gold"]), "counts": Counter(), "correct": set()}
-        answer = "<unparsed>" if row["answer"] is None else row["answer"]
-        hists[uid]["counts"][answer] += 1
-        if row["correct"]:
-            hists[uid]["correct"].add(answer)
-    return list(hists.values())
+            hists[key] = {"id": key[0], "variant": key[1], "gold": str(row["gold"]), "counts": Counter()}
+        answer = UNPARSED if row["answer"] is None else row["answer"]
+        hists[key]["counts"][answer] += 1
+        if "correct" in row:
+            hists[key].setdefault("correct", set())
+            if row["correct"]:
+                hists[key]["correct"].add(answer)
+    return [{**h, "counts": dict(h["counts"].most_common())} for h in hists.values()]

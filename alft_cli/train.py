@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from alft_cli.data import Problem, build_messages, load_split
+from alft_cli.data import Problem, build_messages, load_split, variant_labels, variants
 from alft_cli.runs import is_main_process, peak_rss_gb, run_dir, seed_everything, write_json
 from alft_cli.validate import ObjectiveConfig, check_train
 
@@ -33,26 +33,19 @@ def heldout_accuracy(model: Any, tokenizer: Any, problems: list[Problem], cfg: D
     return sum(r["correct"] for r in scored) / len(scored)
 
 
-def training_rows(problems: list[Problem], names: Sequence[str], cfg: DictConfig) -> list[dict]:
-    """Problem-major rows: row p*m + j is transformation `names[j]` of problem p (see VariantBlockSampler)."""
-    from alft_cli.transforms import make_variants
-
-    rows = []
-    for p in problems:
-        for j, question in enumerate(make_variants(p.question, names, seed=cfg.seed)):
-            rows.append({"prompt": build_messages(question, cfg.dataset.prompt), "uid": p.uid, "variant": j,
-                         "gold": p.gold})
-    return rows
+def training_rows(problems: list[Problem], cfg: DictConfig) -> list[dict]:
+    """Problem-major rows: row p*m + j is variant j of problem p (see VariantBlockSampler), named by its label."""
+    return [{"prompt": build_messages(v.question, cfg.dataset.prompt), "uid": p.uid, "variant": v.label,
+             "gold": p.gold} for p in problems for v in variants(p, cfg.transforms, cfg.seed)]
 
 
-def reward_functions(objective: ObjectiveConfig, dcfg: Any, num_generations: int) -> list:
+def reward_functions(objective: ObjectiveConfig, labels: Sequence[str], dcfg: Any, num_generations: int) -> list:
     """The TRL reward functions of `objective.components()`, in that order (their weights: TRL's reward_weights)."""
     from alft_cli.rewards import AnswerLevelReward, CorrectnessReward
 
     style, strict = dcfg.style, bool(dcfg.get("strict", False))
     build = {
-        "answer_level": lambda: AnswerLevelReward(objective.build(), num_generations, len(objective.transforms),
-                                                  style, strict),
+        "answer_level": lambda: AnswerLevelReward(objective.build(), num_generations, labels, style, strict),
         "correctness": lambda: CorrectnessReward(style, strict),
     }
     return [build[name]() for name, _ in objective.components()]
@@ -62,15 +55,16 @@ def run_train(cfg: DictConfig) -> dict:
     """Train per `cfg` and return the metrics written to `metrics.json`."""
     import datasets
 
-    from alft_cli.runs import JsonlMetricsCallback
-    from alft_cli.scale import check_scale_setup, load_policy, peft_config, save_final_model
+    from alft_cli.callbacks import JsonlMetricsCallback
+    from alft_cli.models import load_policy
+    from alft_cli.scale import check_scale_setup, peft_config, save_final_model
     from alft_cli.trainer import CoherenceGRPOTrainer
 
     start = time.time()
     out = run_dir()
     # every option first: nothing below loads a model or a dataset before the config is known to be good
     objective, args = check_train(cfg, output_dir=str(out), seed=cfg.seed, **_device_overrides(cfg))
-    funcs = reward_functions(objective, cfg.dataset, args.num_generations)
+    funcs = reward_functions(objective, variant_labels(cfg.transforms), cfg.dataset, args.num_generations)
     check_scale_setup(cfg)  # vLLM / DeepSpeed / QLoRA requested but missing: one clear error
     seed_everything(cfg.seed)
     model_path, model, tokenizer = load_policy(cfg.model)
@@ -86,7 +80,7 @@ def run_train(cfg: DictConfig) -> dict:
         model=model,
         args=args,
         reward_funcs=funcs,
-        train_dataset=datasets.Dataset.from_list(training_rows(train_problems, objective.transforms, cfg)),
+        train_dataset=datasets.Dataset.from_list(training_rows(train_problems, cfg)),
         processing_class=tokenizer,
         callbacks=[JsonlMetricsCallback(out / "train_log.jsonl")],
         peft_config=peft_config(cfg.model),  # LoRA when model.lora.enabled (alft_cli.scale)

@@ -1,6 +1,6 @@
 """Task-preserving prompt transformations for coherence objectives (pure stdlib).
 
-A transform rewrites a question so that its answer stays the same (ALGORITHM.md, "Coherence across
+A transform rewrites a question so that its answer stays the same (docs/method.md, "Coherence across
 transformations"). Each one is conservative: when it cannot rewrite a question safely it returns
 the question unchanged, never a different task. Select transforms by name (``TRANSFORMS``,
 ``get_transform``; ``"a+b"`` composes left to right) and build a prompt's variants with

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from alft_cli.errors import UserError
 
-OBJECTIVE_KEYS = ("name", "params", "answer_weight", "correctness_weight", "transforms")
+OBJECTIVE_KEYS = ("name", "params", "answer_weight", "correctness_weight")
 MINIMAX_UNBOUNDED_MAX_G = 8  # the unbounded minimax table stays small (|r̂| ≤ 4.5) up to G = 8; 139 at G = 16
 SPLITS = ("train", "heldout")
 
@@ -46,31 +46,16 @@ def number(value: Any, key: str, minimum: float, *, strict: bool = False, maximu
     return float(value)
 
 
-def transform_names(value: Any, key: str) -> tuple[str, ...]:
-    """A non-empty list of `alft_cli.transforms` names (`a+b` composes)."""
-    from alft_cli.transforms import get_transform
-
-    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-        raise UserError(f"{key}={value!r} must be a non-empty list of transformations, e.g. {key}=[identity]")
-    for name in value:
-        try:
-            get_transform(str(name))
-        except ValueError as err:
-            raise UserError(f"{key}: {err}") from None
-    return tuple(str(n) for n in value)
-
-
 # ----- objective --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ObjectiveConfig:
-    """The objective as configured: game objective `name` with `params`, the weights of its reward components
-    (answer-level term, gold correctness) and the prompt `transforms` each training problem is asked in."""
+    """The objective as configured: game objective `name` with `params` and the weights of its reward components
+    (answer-level term, gold correctness). The prompts each problem is asked in are the top-level `transforms`."""
 
     name: str
     params: Mapping[str, Any]
     answer_weight: float
     correctness_weight: float
-    transforms: tuple[str, ...]
 
     @property
     def answer_level(self) -> bool:
@@ -92,7 +77,6 @@ class ObjectiveConfig:
         params = raw.get("params") or {}
         if not isinstance(params, dict):
             raise UserError(f"objective.params={params!r} must be a mapping of parameters")
-        transforms = transform_names(raw.get("transforms") or ["identity"], "objective.transforms")
         correctness = number(raw.get("correctness_weight", 0.0), "objective.correctness_weight", 0.0)
         if name == "correctness":
             if params:
@@ -102,11 +86,11 @@ class ObjectiveConfig:
                                 "objective.correctness_weight")
             if correctness == 0:
                 raise UserError("objective.correctness_weight=0 leaves objective=correctness without a reward")
-            return cls(name, {}, 0.0, correctness, transforms)
+            return cls(name, {}, 0.0, correctness)
         answer = number(raw.get("answer_weight", 1.0), "objective.answer_weight", 0.0)
         if answer == 0 and correctness == 0:
             raise UserError("objective.answer_weight and objective.correctness_weight are both 0: no reward to train on")
-        config = cls(name, params, answer, correctness, transforms)
+        config = cls(name, params, answer, correctness)
         config.build()
         return config
 
@@ -198,6 +182,7 @@ def trainer_config(tcfg: Any, **fixed: Any) -> Any:
 def check_train(cfg: DictConfig, **fixed: Any) -> tuple[ObjectiveConfig, Any]:
     """The objective and the trainer config of `alft train`, every option checked; `fixed`: alft-set trainer
     fields (output_dir, seed, device overrides)."""
+    from alft_cli.data import variant_labels
     from alft_cli.trainer import check_answer_level
 
     h = cfg.heldout
@@ -205,7 +190,7 @@ def check_train(cfg: DictConfig, **fixed: Any) -> tuple[ObjectiveConfig, Any]:
     integer(h.max_new_tokens, "heldout.max_new_tokens", 1)
     integer(h.batch_size, "heldout.batch_size", 1)
     objective = ObjectiveConfig.read(cfg.objective)
-    args = trainer_config(cfg.trainer, num_variants=len(objective.transforms),
+    args = trainer_config(cfg.trainer, num_variants=len(variant_labels(cfg.transforms)),
                           reward_weights=[w for _, w in objective.components()], **fixed)
     if objective.answer_level:
         check_answer_level(args)
@@ -220,7 +205,6 @@ def _check_generation(opts: Any, key: str) -> None:
     if opts.split not in SPLITS:
         raise UserError(f"{key}.split={opts.split!r} is not one of: {', '.join(SPLITS)}")
     integer(opts.limit, f"{key}.limit", 1, null="all problems")
-    transform_names(opts.transforms, f"{key}.transforms")
     integer(opts.n, f"{key}.n", 1)
     number(opts.temperature, f"{key}.temperature", 0.0)
     number(opts.top_p, f"{key}.top_p", 0.0, strict=True, maximum=1.0)
@@ -233,6 +217,8 @@ def _check_generation(opts: Any, key: str) -> None:
 
 def check_eval(cfg: DictConfig) -> list[int]:
     """The eval options; returns the k values (`eval.k=4` means [4])."""
+    from alft_cli.data import variant_labels
+
     e = cfg.eval
     raw = [e.k] if isinstance(e.k, int) else e.k
     if isinstance(raw, str) or not isinstance(raw, Sequence) or not raw:
@@ -242,6 +228,7 @@ def check_eval(cfg: DictConfig) -> list[int]:
         integer(e.show, "eval.show", 0)
         return ks
     _check_generation(e, "eval")
+    variant_labels(cfg.transforms)
     if max(ks) > e.n:
         raise UserError(f"eval.k={ks} needs eval.n >= {max(ks)} samples per problem (eval.n={e.n})")
     if e.temperature == 0 and e.n > 1:
@@ -252,4 +239,7 @@ def check_eval(cfg: DictConfig) -> list[int]:
 
 def check_sample(cfg: DictConfig) -> None:
     """The sample options."""
+    from alft_cli.data import variant_labels
+
     _check_generation(cfg.sample, "sample")
+    variant_labels(cfg.transforms)

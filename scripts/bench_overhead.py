@@ -28,11 +28,11 @@ def build(kind: str, model_path, args, out_dir: str):
     import reasoning_gym
     from trl import GRPOTrainer
 
+    from alft_cli.data import Problem, variants
     from alft_cli.game import get_objective
     from alft_cli.models import load_model_and_tokenizer
     from alft_cli.rewards import AnswerLevelReward
     from alft_cli.trainer import CoherenceGRPOConfig, CoherenceGRPOTrainer
-    from alft_cli.transforms import make_variants
 
     model, tokenizer = load_model_and_tokenizer(model_path)
     rows = list(reasoning_gym.create_dataset("chain_sum", size=64, seed=1, min_terms=2, max_terms=2,
@@ -42,13 +42,14 @@ def build(kind: str, model_path, args, out_dir: str):
                                  max_completion_length=args.tokens, max_steps=args.steps, logging_steps=1,
                                  save_strategy="no", report_to=[], beta=0.1, scale_rewards="none", seed=0,
                                  disable_tqdm=True)
-    data = [{"prompt": [{"role": "user", "content": q}], "uid": f"p{i}", "variant": j}
-            for i, r in enumerate(rows) for j, q in enumerate(make_variants(r["question"], ["identity", "paraphrase"], 0))]
+    transforms = ["identity", "paraphrase"]
+    data = [{"prompt": [{"role": "user", "content": v.question}], "uid": f"p{i}", "variant": v.label}
+            for i, r in enumerate(rows) for v in variants(Problem(f"p{i}", r["question"], ""), transforms, 0)]
     if kind == "plain":  # the same prompts, TRL's own sampler and a trivial per-sample reward
         reward = [lambda completions, **_: [float("7" in str(c)) for c in completions]]
         return GRPOTrainer(model=model, args=config, reward_funcs=reward, processing_class=tokenizer,
                            train_dataset=datasets.Dataset.from_list([{"prompt": d["prompt"]} for d in data]))
-    reward = AnswerLevelReward(get_objective("coherence"), num_generations=4, num_variants=2)
+    reward = AnswerLevelReward(get_objective("coherence"), num_generations=4, variants=transforms)
     return CoherenceGRPOTrainer(model=model, args=config, reward_funcs=[reward], processing_class=tokenizer,
                                 train_dataset=datasets.Dataset.from_list(data))
 

@@ -67,7 +67,7 @@ def evaluate(cid: str, task: str, args: dict, variants: list[str], model: str, o
         cmd = [str(REPO / ".venv" / "bin" / "alft"), "eval", f"model={model}", *task_overrides(task, args),
                f"eval.limit={p['limit']}", f"eval.n={p['n']}", f"eval.k=[1,{p['n']}]",
                f"eval.temperature={p['temperature']}", f"eval.max_new_tokens={p['max_new_tokens']}",
-               f"eval.transforms=[{','.join(variants)}]", f"seed={p['seed']}", f"hydra.run.dir={run}"]
+               f"transforms=[{','.join(variants)}]", f"seed={p['seed']}", f"hydra.run.dir={run}"]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     m = json.loads((run / "metrics.json").read_text())
     return {"pass@1": m["pass@1"], "maj@8": m[f"maj@{PROTOCOL['n']}"], "agreement": m["coherence"],

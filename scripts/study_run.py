@@ -58,7 +58,7 @@ COMPLETIONS_PER_STEP = 16
 PROMPTS = ["identity", "paraphrase", "paraphrase", "paraphrase"]  # 4 distinct templates (docs/results/study2/PILOT.md)
 TEMPERATURE = 0.7
 # Config keys the arms and evals set (one place to follow a rename).
-TRANSFORMS, EVAL_TRANSFORMS, G = "objective.transforms", "eval.transforms", "trainer.num_generations"
+TRANSFORMS, EVAL_TRANSFORMS, G = "transforms", "transforms", "trainer.num_generations"
 # Every training run: no built-in greedy held-out pass (the study's greedy eval scores each checkpoint).
 TRAIN_COMMON = ["heldout.size=0"]
 # name -> (label, `alft train` overrides; None: not trained). Filled in per run: {seed}, {transforms} (the
@@ -71,7 +71,7 @@ ARMS: dict[str, tuple[str, list[str] | None]] = {
                        ["objective=coherence", TRANSFORMS + "=[{identical}]", G + "={g}"]),
     "majority": ("C3 TTRL majority (1 prompt × G = 16)", ["objective=majority", f"{G}={COMPLETIONS_PER_STEP}"]),
     "random": ("C4 random reward: everything but the answer signal (C1's m prompts × G = 16/m)",
-               ["objective=random", "objective.params.seed={seed}", "++" + TRANSFORMS + "=[{transforms}]", G + "={g}"]),
+               ["objective=random", "objective.params.seed={seed}", TRANSFORMS + "=[{transforms}]", G + "={g}"]),
     "correctness": ("C5 gold GRPO, reference (1 prompt × G = 16)",
                     ["objective=correctness", f"{G}={COMPLETIONS_PER_STEP}"]),
 }

@@ -1,7 +1,7 @@
 """The answer-level game core (pure numpy / scipy): objectives, Target projections, estimators.
 
 ``get_objective(name, **params)`` builds an :class:`Objective`; ``group_stats`` summarises groups for
-logging. ``alft_cli.game.tabular`` and ``alft_cli.game.simulate`` verify it all on enumerable problems.
+logging. ``alft_cli.game.tabular`` verifies it all on enumerable problems; docs/method.md has the math.
 """
 
 from __future__ import annotations

@@ -1,15 +1,21 @@
-"""Group handling: validation, answer counts, histograms, the unparsed-answer rule, logging stats.
+"""Group handling: validation, answer counts, histograms, modes, agreement, the unparsed rule, logging stats.
 
 A prompt's samples arrive as ``groups``: one list per prompt variant, each a list of canonical answer
 strings or ``None`` (unparsed). Unparsed answers count towards the group size G but never enter a
-histogram, a Target or a consensus.
+histogram, a Target, a vote or a consensus.
+
+The tie rule, one for the whole project: a majority vote whose top count is shared by k answers (its
+``modes``) gives each of them 1/k of the vote, the expected outcome of a uniformly random tie-break.
+The majority reward and consensus (``alft_cli.game``), maj@k (``alft_cli.metrics``), eval's
+cross-variant coherence (``alft_cli.scoring``) and the training log (``alft_cli.rewards``) all use it,
+through ``modes``, ``split_vote`` and ``agreement`` below.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 Groups = Sequence[Sequence[str | None]]
 
@@ -42,12 +48,31 @@ def histogram(group: Sequence[str | None]) -> dict[str, float]:
     return {z: n / total for z, n in sorted(c.items())}
 
 
-def modes(c: Counter) -> list[str]:
-    """All answers with the highest count, sorted (empty for an empty counter)."""
+def modes(c: Mapping[str, float]) -> list[str]:
+    """The tie set: every answer with the highest count (or weight), sorted; empty when there is none."""
     if not c:
         return []
     top = max(c.values())
     return sorted(z for z, n in c.items() if n == top)
+
+
+def split_vote(top: Collection[str], correct: Collection[str]) -> float:
+    """Accuracy of a majority vote whose tied modes ``top`` split the vote evenly: the share of them in
+    ``correct`` (0 without a mode)."""
+    return sum(z in correct for z in top) / len(top) if top else 0.0
+
+
+def agreement(tops: Sequence[Collection[str]]) -> float:
+    """Expected share of variant pairs whose majority answers agree, ties split.
+
+    ``tops[j]`` is variant j's tie set (``modes``); a pair with tie sets A and B agrees with probability
+    |A ∩ B| / (|A|·|B|), and a variant with no parsed answer (empty set) agrees with nothing.
+    """
+    if len(tops) < 2:
+        raise ValueError(f"agreement needs >= 2 variants, got {len(tops)}")
+    sets = [set(t) for t in tops]
+    pairs = [(a, b) for i, a in enumerate(sets) for b in sets[i + 1 :]]
+    return sum(len(a & b) / (len(a) * len(b)) for a, b in pairs if a and b) / len(pairs)
 
 
 def union_answers(groups: Groups) -> list[str]:
@@ -68,8 +93,8 @@ def group_stats(groups: Groups) -> dict[str, float]:
     """Logging statistics of one prompt's groups (all variants pooled where it says so).
 
     answer_entropy: entropy (nats) of the pooled parsed histogram; n_distinct: distinct parsed answers;
-    majority_share: pooled mode count / parsed samples; agreement: fraction of variants whose mode set
-    contains the pooled mode (first in sort order among ties); unparsed_rate: unparsed / all samples.
+    majority_share: pooled mode count / parsed samples; unparsed_rate: unparsed / all samples; and, with
+    two or more variants, agreement: the ``agreement`` of the variants' majority answers (eval's coherence).
     """
     groups = check_groups(groups)
     pooled = Counter()
@@ -78,12 +103,12 @@ def group_stats(groups: Groups) -> dict[str, float]:
     total = sum(len(g) for g in groups)
     parsed = sum(pooled.values())
     entropy = -sum(n / parsed * math.log(n / parsed) for n in pooled.values()) if parsed else 0.0
-    top = modes(pooled)
-    agree = [bool(top) and top[0] in modes(counts(g)) for g in groups]
-    return {
+    stats = {
         "answer_entropy": float(entropy),
         "n_distinct": float(len(pooled)),
-        "majority_share": pooled[top[0]] / parsed if parsed else 0.0,
-        "agreement": sum(agree) / len(groups) if groups else 0.0,
+        "majority_share": max(pooled.values()) / parsed if parsed else 0.0,
         "unparsed_rate": (total - parsed) / total if total else 0.0,
     }
+    if len(groups) > 1:
+        stats["agreement"] = agreement([modes(counts(g)) for g in groups])
+    return stats

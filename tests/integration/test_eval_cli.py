@@ -47,7 +47,7 @@ def _table_rows(report: Path) -> list[str]:
 def test_several_models_one_table_and_rescoring_reproduces_metrics(two_models, tmp_path):
     run = tmp_path / "eval"
     proc = alft("eval", f"eval.models=[tiny,{two_models[0]}]", *SHORT, "eval.n=2", "eval.k=[1,2]",
-                "eval.temperature=1.0", "eval.transforms=[identity,paraphrase]", f"hydra.run.dir={run}", cwd=tmp_path)
+                "eval.temperature=1.0", "transforms=[identity,paraphrase]", f"hydra.run.dir={run}", cwd=tmp_path)
     top = json.loads((run / "metrics.json").read_text())
     assert set(top["models"]) == {"tiny", str(two_models[0])}
     rows = _table_rows(run / "report.md")
@@ -92,7 +92,7 @@ def test_multirun_over_model_directories_writes_one_summary(two_models, tmp_path
 
 def test_sample_writes_variants_histograms_and_a_console_summary(tmp_path):
     proc = alft("sample", "model=tiny", "sample.limit=2", "sample.n=3", "sample.max_new_tokens=6",
-                "sample.transforms=[identity,paraphrase]", "sample.show=1", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
+                "transforms=[identity,paraphrase]", "sample.show=1", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
     samples = _jsonl(tmp_path / "samples.jsonl")
     hists = _jsonl(tmp_path / "histograms.jsonl")
     assert len(samples) == 2 * 2 * 3 and set(samples[0]) == {"id", "variant", "prompt", "completion", "answer"}

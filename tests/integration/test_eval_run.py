@@ -82,7 +82,7 @@ def test_resume_generates_only_unfinished_problems(tmp_path, monkeypatch):
 
 def test_rescoring_samples_reproduces_metrics_exactly(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    metrics = run_eval(_cfg("eval", [*FAST, "eval.limit=3", "eval.transforms=[identity,numfmt]"]))
+    metrics = run_eval(_cfg("eval", [*FAST, "eval.limit=3", "transforms=[identity,numfmt]"]))
     (tmp_path / "rescore").mkdir()
     monkeypatch.chdir(tmp_path / "rescore")
     again = run_eval(_cfg("eval", [f"eval.completions_file={tmp_path / 'samples.jsonl'}", "eval.k=[1,2]"]))
@@ -157,7 +157,7 @@ def test_vllm_backend_gets_the_same_sampling_parameters(tmp_path, monkeypatch, f
     monkeypatch.chdir(sample_dir)
     rows = run_sample(_cfg("sample", ["model=tiny", "dataset=jsonl", f"dataset.path={_sums(tmp_path)}",
                                       "dataset.heldout_size=2", "sample.backend=vllm", "sample.n=2",
-                                      "sample.transforms=[identity,paraphrase]"]))
+                                      "transforms=[identity,paraphrase]"]))
     assert len(rows) == 2 * 2 * 2
     hists = _jsonl(sample_dir / "histograms.jsonl")
     assert [(h["variant"], h["counts"]) for h in hists[:2]] == [("identity", {"11": 1, "12": 1}),

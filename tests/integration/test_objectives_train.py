@@ -34,13 +34,14 @@ def test_objective_trains_and_logs_answer_statistics(objective, tmp_path, monkey
     for row in steps:
         assert math.isfinite(row["rewards/answer_level/mean"])
         for key in ("answers/answer_entropy", "answers/n_distinct", "answers/majority_share",
-                    "answers/agreement", "answers/unparsed_rate", "answers/accuracy"):
+                    "answers/unparsed_rate", "answers/accuracy", "answers/majority_accuracy"):
             assert key in row and math.isfinite(row[key]), key
+        assert ("answers/agreement" in row) == (objective == "coherence")  # only across variants
         assert "rewards/correctness/mean" not in row  # label-free: gold only in the metrics
 
 
 def test_coherence_sees_every_variant_of_a_problem(tmp_path, monkeypatch):
-    _, steps = _train(tmp_path, monkeypatch, ["objective=coherence", "objective.transforms=[identity,paraphrase]",
+    _, steps = _train(tmp_path, monkeypatch, ["objective=coherence", "transforms=[identity,paraphrase]",
                                               "trainer.num_generations=4"])
     assert all(0.0 <= row["answers/agreement"] <= 1.0 for row in steps)
 

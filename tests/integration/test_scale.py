@@ -143,7 +143,7 @@ def test_lora_with_kl_uses_the_adapter_free_base_as_reference(tmp_path):
     args = CoherenceGRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, activation_checkpointing=False,
                                beta=0.1, num_generations=2, per_device_train_batch_size=2, max_completion_length=4,
                                report_to=[])
-    rows = [{"prompt": [{"role": "user", "content": "1+1?"}], "uid": "a", "variant": 0, "gold": "2"}] * 4
+    rows = [{"prompt": [{"role": "user", "content": "1+1?"}], "uid": "a", "variant": "identity", "gold": "2"}] * 4
     trainer = CoherenceGRPOTrainer(model=model, args=args, reward_funcs=[CorrectnessReward()],
                                    train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer,
                                    peft_config=peft_config(cfg.model))

@@ -127,9 +127,8 @@ def test_every_arm_trains_one_problem_of_16_completions_per_step():
 def test_null_arm_trains_identical_prompts_and_c1_distinct_ones():
     from omegaconf import OmegaConf
 
-    from alft_cli.data import Problem
+    from alft_cli.data import Problem, variant_labels
     from alft_cli.train import training_rows
-    from alft_cli.validate import ObjectiveConfig
 
     run = _script("study_run")
     transforms = ["identity", "paraphrase", "reorder", "paraphrase+reorder"]
@@ -137,8 +136,8 @@ def test_null_arm_trains_identical_prompts_and_c1_distinct_ones():
                       gold="7")
     for arm, distinct in (("coherence_null", 1), ("coherence", 4)):
         cfg = OmegaConf.create(run.compose_train(["model=tiny", *run.train_overrides(arm, 0, transforms)]))
-        rows = training_rows([problem], ObjectiveConfig.read(cfg.objective).transforms, cfg)
-        assert [r["variant"] for r in rows] == [0, 1, 2, 3]
+        rows = training_rows([problem], cfg)
+        assert [r["variant"] for r in rows] == variant_labels(cfg.transforms)
         assert len({r["prompt"][-1]["content"] for r in rows}) == distinct, [r["prompt"] for r in rows]
 
 
@@ -157,11 +156,10 @@ def fake_alft(calls: list[str]):
         calls.append(f"{argv[1]} {run_dir.as_posix().split('/out/')[1]}")
         if argv[1] == "train":
             steps, saves = int(kv["trainer.max_steps"]), int(kv.get("trainer.save_steps", 0))
-            transforms = kv.get("objective.transforms", "").strip("[]").split(",") if "objective.transforms" in kv \
-                else None
+            transforms = kv["transforms"].strip("[]").split(",") if "transforms" in kv else None
             cfg = {"trainer": {"per_device_train_batch_size": 8, "gradient_accumulation_steps": 2,
                                "num_generations": int(kv["trainer.num_generations"])},
-                   "objective": {"transforms": transforms}}
+                   "transforms": transforms}
             (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg))
             (run_dir / "train_log.jsonl").write_text("".join(
                 json.dumps({"step": s, "loss": 0.1, "reward": s / steps, "answers/answer_entropy": 1 - s / steps,
@@ -180,7 +178,7 @@ def fake_alft(calls: list[str]):
         quality = QUALITY[arm] * (0.8 + 0.1 * step) + rng.uniform(-0.1, 0.1)
         n = int(kv["eval.n"])
         rows = [{"id": f"q{i}", "variant": v, "completion": "", "gold": "1", "answer": a, "correct": a == "1"}
-                for v in kv["eval.transforms"].strip("[]").split(",") for i in range(int(kv["eval.limit"]))
+                for v in kv["transforms"].strip("[]").split(",") for i in range(int(kv["eval.limit"]))
                 for a in (("1" if rng.random() < quality else rng.choice(["2", None])) for _ in range(n))]
         (run_dir / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         ks = [1, n] if n > 1 else [1]

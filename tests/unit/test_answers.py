@@ -125,7 +125,7 @@ def test_gsm8k_canonical_form(raw: str, expected: str | None) -> None:
         assert canonicalize(expected, "gsm8k") == expected  # idempotent
 
 
-# Past bugs of other tools (PEERS.md "What users of the neighbours complain about").
+# Past bugs of other tools' answer checkers, as their users reported them (issue numbers below).
 REGRESSIONS = {
     # opencompass#2426/#2647: separators split the number (\boxed{8,000} -> 000)
     "opencompass boxed comma": ("\\boxed{8,000}", "8000"),

@@ -74,12 +74,56 @@ def test_experiment_values_win_over_primary_defaults():
 @pytest.mark.parametrize("option", group_choices("objective"))
 def test_every_objective_builds_its_reward_functions(option):
     """Objective params are resolved before they reach the game: the random control follows the run's seed."""
+    from alft_cli.data import variant_labels
     from alft_cli.train import reward_functions
     from alft_cli.validate import ObjectiveConfig
 
     cfg = _compose("train", [f"objective={option}", "seed=3"])
     objective = ObjectiveConfig.read(cfg.objective)
-    funcs = reward_functions(objective, cfg.dataset, num_generations=4)
+    funcs = reward_functions(objective, variant_labels(cfg.transforms), cfg.dataset, num_generations=4)
     assert [f.__name__ for f in funcs] == [name for name, _ in objective.components()]
     if option == "random":
         assert funcs[0].objective.seed == 3
+
+
+def test_eval_and_sample_compose_one_set_of_generation_settings():
+    shared = OmegaConf.load(conf_dir() / "generation" / "default.yaml")
+    ev, sa = _compose("eval", []).eval, _compose("sample", []).sample
+    own = {"limit", "n", "temperature"}  # sample's own values; eval keeps the shared ones
+    assert set(sa) == set(shared) and set(ev) == set(shared) | {"models", "completions_file", "k"}
+    for key in set(shared) - own:
+        assert ev[key] == sa[key] == shared[key], key
+    assert {k: ev[k] for k in own} == {k: shared[k] for k in own} == {"limit": 50, "n": 1, "temperature": 0.0}
+    assert {k: sa[k] for k in own} == {"limit": 8, "n": 8, "temperature": 1.0}
+    for command in ("eval", "sample"):  # the command files do not repeat the shared keys
+        written = OmegaConf.load(conf_dir() / f"{command}.yaml")[command]
+        assert not (set(written) & set(shared)) - (own if command == "sample" else set())
+
+
+def test_every_model_gets_the_one_lora_block():
+    lora = OmegaConf.load(conf_dir() / "lora" / "default.yaml")
+    assert lora.enabled is False
+    for option in group_choices("model"):
+        assert "lora" not in OmegaConf.load(conf_dir() / "model" / f"{option}.yaml")
+        assert _compose("train", [f"model={option}"]).model.lora == lora
+    assert _compose("train", ["model=tiny", "model.lora.r=4"]).model.lora.r == 4
+
+
+def test_transforms_is_one_top_level_key_for_train_eval_and_sample():
+    from alft_cli.cli import rewrite_overrides
+    from alft_cli.errors import UserError
+
+    four = ["identity", "paraphrase", "rename", "numfmt"]
+    for command in ("eval", "sample"):
+        assert _compose(command, []).transforms == ["identity"]
+        assert _compose(command, ["transforms=[identity,numfmt]"]).transforms == ["identity", "numfmt"]
+    assert _compose("train", ["objective=majority"]).transforms == ["identity"]
+    for objective in ("coherence", "coherence_correctness", "pairwise", "fairness"):  # they set the variants
+        cfg = _compose("train", [f"objective={objective}"])
+        assert cfg.transforms == four and "transforms" not in cfg.objective
+    assert _compose("train", ["objective=coherence", "transforms=[identity,rename]"]).transforms == ["identity",
+                                                                                                   "rename"]
+    assert _compose("train", ["+experiment=gsm8k_coherence"]).transforms == four
+    for old in ("objective.transforms", "eval.transforms", "sample.transforms"):
+        with pytest.raises(UserError, match=rf"^{old} is now transforms .*: transforms=\[identity\]$"):
+            rewrite_overrides([f"{old}=[identity]"])

@@ -11,9 +11,8 @@ from hydra.core.global_hydra import GlobalHydra
 
 from alft_cli.cli import conf_dir, rewrite_overrides
 from alft_cli.errors import UserError
-from alft_cli.metrics import cross_variant_agreement
 from alft_cli.report import summary_table
-from alft_cli.scoring import compute_metrics, curve_ks, majority_agreement, score_rows, top_answers
+from alft_cli.scoring import compute_metrics, curve_ks, score_rows
 
 
 def _rows(completions_by_id: dict[str, list[str]], gold: dict[str, str], variant: str = "identity") -> list[dict]:
@@ -71,14 +70,6 @@ def test_variants_get_their_own_numbers_and_coherence():
     assert m["coherence"] == pytest.approx((1 + 0.5) / 2)
 
 
-def test_majority_agreement_equals_cross_variant_agreement_without_ties():
-    majorities = ["1", "1", "2", None]
-    tops = [top_answers([m] if m else [None]) for m in majorities]
-    assert majority_agreement(tops) == pytest.approx(cross_variant_agreement(majorities))
-    assert majority_agreement([{"1", "2"}, {"1", "2"}]) == pytest.approx(0.5)
-    assert top_answers([None, None]) == set()
-
-
 def test_curve_ks_are_powers_of_two_up_to_n_plus_requested():
     assert curve_ks(8, [1, 3]) == [1, 2, 3, 4, 8]
     assert curve_ks(6, [6]) == [1, 2, 4, 6]
@@ -102,7 +93,8 @@ def _eval_cfg(overrides: list[str]):
     (["eval.n=2", "eval.k=[1,4]"], "eval.k=[1, 4] needs eval.n >= 4"),
     (["eval.n=4", "eval.k=[1,4]", "eval.temperature=0"], "greedy samples are identical"),
     (["eval.backend=tgi"], "eval.backend='tgi' is not one of: hf, vllm"),
-    (["eval.transforms=[identity,nope]"], "eval.transforms: unknown transform 'nope'"),
+    (["transforms=[identity,nope]"], "transforms: unknown transform 'nope'"),
+    (["transforms=[]"], "transforms is empty"),
     (["eval.models=[no_such_model]"], "eval.models entry 'no_such_model' is not a model config"),
 ])
 def test_bad_options_are_one_line_user_errors(overrides, message, tmp_path, monkeypatch):

@@ -18,7 +18,6 @@ from alft_cli.metrics import (
     ProblemSamples,
     answer_entropy,
     bootstrap_ci,
-    cross_variant_agreement,
     distinct_answers,
     maj_at_k,
     pass_at_k,
@@ -143,14 +142,6 @@ def test_distinct_and_unparsed() -> None:
     assert unparsed_rate(answers) == 0.5
     with pytest.raises(ValueError):
         unparsed_rate([])
-
-
-def test_cross_variant_agreement() -> None:
-    assert cross_variant_agreement(["a", "a", "b"]) == pytest.approx(1 / 3)
-    assert cross_variant_agreement(["a", "a", "a", "a"]) == 1.0
-    assert cross_variant_agreement([None, None, "a"]) == 0.0
-    with pytest.raises(ValueError, match="2 variants"):
-        cross_variant_agreement(["a"])
 
 
 # ---------------------------------------------------------------- bootstrap

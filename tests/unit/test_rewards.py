@@ -16,11 +16,11 @@ def _completions(answers):
 
 def test_rewards_equal_the_game_core_for_a_hand_made_coherence_group():
     objective = get_objective("coherence", consensus="geometric")
-    reward = AnswerLevelReward(objective, num_generations=3, num_variants=2)
+    reward = AnswerLevelReward(objective, num_generations=3, variants=["identity", "paraphrase"])
     v0, v1 = ["4", "4", "5"], ["4", None, "4"]
     # interleave the problems and variants: grouping must use ids, not positions
     uids = ["a", "b", "a", "b", "a", "b", "a", "a", "a", "b", "b", "b"]
-    variants = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    variants = ["identity"] * 6 + ["paraphrase"] * 6
     b0, b1 = ["7", "7", "7"], ["8", "7", "7"]
     answers = [v0[0], b0[0], v0[1], b0[1], v0[2], b0[2], v1[0], v1[1], v1[2], b1[0], b1[1], b1[2]]
     got = reward(_completions(answers), uid=uids, variant=variants, gold=["4"] * 6 + ["7"] * 6)
@@ -39,8 +39,8 @@ def test_a_group_split_across_two_processes_gets_the_same_rewards():
     whole = AnswerLevelReward(objective, num_generations=3)(_completions(answers), uid=uids)
     # TRL's measured layout: rank 0 gets [p, p, p, q], rank 1 [q, q] -> problem q is split
     rank_rows = {}
-    rank_rows[0] = [(u, 0, a, None) for u, a in zip(uids[:4], answers[:4])]
-    rank_rows[1] = [(u, 0, a, None) for u, a in zip(uids[4:], answers[4:])]
+    rank_rows[0] = [(u, "identity", a, None) for u, a in zip(uids[:4], answers[:4])]
+    rank_rows[1] = [(u, "identity", a, None) for u, a in zip(uids[4:], answers[4:])]
     r0 = AnswerLevelReward(objective, 3, gather=lambda local: ([rank_rows[0], rank_rows[1]], 0))(
         _completions(answers[:4]), uid=uids[:4])
     r1 = AnswerLevelReward(objective, 3, gather=lambda local: ([rank_rows[0], rank_rows[1]], 1))(
@@ -54,6 +54,13 @@ def test_incomplete_group_names_the_problem():
     reward = AnswerLevelReward(get_objective("entropy"), num_generations=4)
     with pytest.raises(ValueError, match="incomplete group for problem 'gsm-17'"):
         reward(_completions(["1", "2", "3"]), uid=["gsm-17"] * 3)
+
+
+def test_a_variant_is_named_by_its_label():
+    reward = AnswerLevelReward(get_objective("coherence"), num_generations=1, variants=["identity", "numfmt"])
+    assert len(reward(_completions(["1", "1"]), uid=["p", "p"], variant=["numfmt", "identity"])) == 2
+    with pytest.raises(ValueError, match="variant 'rename' is not one of identity, numfmt"):
+        reward(_completions(["1", "1"]), uid=["p", "p"], variant=["identity", "rename"])
 
 
 def test_logged_statistics_use_gold_only_for_metrics():

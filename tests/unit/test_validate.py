@@ -40,7 +40,8 @@ def _check(command: str, overrides: list[str]):
     ("train", ["+trainer.multi_objective_aggregation=normalize_then_sum"], r"^trainer.multi_objective_aggregation="),
     ("train", ["objective.params.smoothing=-1"], r"^objective.params: coherence: smoothing must be"),
     ("train", ["+objective.params.foo=1"], r"^objective.params.foo is not a parameter of coherence"),
-    ("train", ["objective.transforms=[bogus]"], r"^objective.transforms: unknown transform 'bogus'"),
+    ("train", ["transforms=[bogus]"], r"^transforms: unknown transform 'bogus'"),
+    ("train", ["transforms=identity"], r"^transforms='identity' must be a non-empty list"),
     ("train", ["objective.answer_weight=nan"], r"^objective.answer_weight=nan must be a finite number"),
     ("train", ["+objective.foo=1"], r"^objective.foo is not an objective option"),
     ("train", ["objective=correctness", "+objective.answer_weight=1"], r"^objective.answer_weight: correctness"),
@@ -53,12 +54,12 @@ def _check(command: str, overrides: list[str]):
     ("eval", ["eval.limit=0"], r"^eval.limit=0 must be an integer >= 1 or null"),
     ("eval", ["eval.temperature=-1"], r"^eval.temperature=-1 must be a finite number >= 0"),
     ("eval", ["eval.top_p=0"], r"^eval.top_p=0 must be a finite number > 0 and <= 1"),
-    ("eval", ["eval.transforms=[bogus]"], r"^eval.transforms: unknown transform"),
+    ("eval", ["transforms=[bogus]"], r"^transforms: unknown transform"),
     ("eval", ["eval.split=test"], r"^eval.split='test' is not one of: train, heldout"),
     ("eval", ["eval.n=2"], r"^eval.n=2 with eval.temperature=0"),
     ("sample", ["sample.n=abc"], r"^sample.n='abc' must be an integer >= 1$"),
     ("sample", ["sample.limit=0"], r"^sample.limit=0 must be an integer >= 1 or null"),
-    ("sample", ["sample.transforms=[bogus]"], r"^sample.transforms: unknown transform"),
+    ("sample", ["transforms=[]"], r"^transforms=\[\] must be a non-empty list"),
     ("sample", ["sample.max_new_tokens=0"], r"^sample.max_new_tokens=0 must be an integer >= 1"),
 ])
 def test_bad_options_are_one_line_errors_naming_the_key(command, overrides, message):
@@ -79,10 +80,10 @@ def test_unbounded_minimax_table_is_refused_where_it_explodes(G):
 
 
 def test_good_options_pass_and_give_what_the_commands_use():
-    objective, args = _check("train", ["objective=coherence_correctness"])
-    assert args.num_variants == len(objective.transforms) == 4
+    _, args = _check("train", ["objective=coherence_correctness"])
+    assert args.num_variants == 4
     assert args.reward_weights == [0.5, 1.0] and args.output_dir == FIXED["output_dir"]
-    objective, args = _check("train", ["objective=correctness", "objective.correctness_weight=2.0"])
+    _, args = _check("train", ["objective=correctness", "objective.correctness_weight=2.0"])
     assert args.reward_weights == [2.0] and args.num_variants == 1
     assert _check("train", ["trainer.max_steps=-1"])[1].max_steps == -1  # -1: train for num_train_epochs
     assert _check("eval", ["eval.k=[1,4]", "eval.n=4", "eval.temperature=1.0", "eval.limit=null"]) == [1, 4]

@@ -1,4 +1,4 @@
-"""Lifting lemma and every closed form of ALGORITHM.md against brute force over traces (≤ 1e-8)."""
+"""Lifting lemma and every closed form of docs/method.md against brute force over traces (≤ 1e-8)."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ def test_minimax_bias_is_below_0_4_over_G_squared_and_plugin_about_0_5_over_G(G)
 
 
 def test_minimax_table_values_match_the_documented_numbers():
-    # sup_p p|bias| for G = 4, 8, 16 (ALGORITHM.md: 0.0200, 0.0051, 0.0013)
+    # sup_p p|bias| for G = 4, 8, 16 (docs/method.md: 0.0200, 0.0051, 0.0013)
     got = [weighted_bias(log_table(G, "minimax")) for G in (4, 8, 16)]
     np.testing.assert_allclose(got, [0.02003, 0.005061, 0.001269], rtol=2e-3)
 

@@ -160,16 +160,16 @@ def test_target_of_plain_objectives_is_the_parsed_histogram():
 def test_group_stats():
     stats = group_stats([["a", "a", "b", None], ["a", "c", "c", "c"]])
     assert stats["n_distinct"] == 3 and stats["unparsed_rate"] == pytest.approx(1 / 8)
-    assert stats["majority_share"] == pytest.approx(3 / 7) and stats["agreement"] == pytest.approx(0.5)
+    assert stats["majority_share"] == pytest.approx(3 / 7) and stats["agreement"] == 0.0  # modes {a} vs {c}
     p = np.array([3, 1, 3]) / 7
     assert stats["answer_entropy"] == pytest.approx(float(-(p * np.log(p)).sum()))
-    assert group_stats([[None]]) == {
+    assert group_stats([[None]]) == {  # one variant: no pairs, so no agreement
         "answer_entropy": 0.0,
         "n_distinct": 0.0,
         "majority_share": 0.0,
-        "agreement": 0.0,
         "unparsed_rate": 1.0,
     }
+    assert group_stats([["a", "b"], ["a", "a"], [None, None]])["agreement"] == pytest.approx((0.5 + 0 + 0) / 3)
 
 
 def test_interface_attributes():
