@@ -118,9 +118,11 @@ def test_transforms_is_one_top_level_key_for_train_eval_and_sample():
         assert _compose(command, []).transforms == ["identity"]
         assert _compose(command, ["transforms=[identity,numfmt]"]).transforms == ["identity", "numfmt"]
     assert _compose("train", ["objective=majority"]).transforms == ["identity"]
-    for objective in ("coherence", "coherence_correctness", "pairwise", "fairness"):  # they set the variants
+    paraphrases = ["identity", "paraphrase", "paraphrase", "paraphrase"]  # 4 distinct prompts of any question
+    for objective, prompts in (("coherence", paraphrases), ("coherence_correctness", paraphrases),
+                               ("pairwise", four), ("fairness", four)):  # they set the variants
         cfg = _compose("train", [f"objective={objective}"])
-        assert cfg.transforms == four and "transforms" not in cfg.objective
+        assert cfg.transforms == prompts and "transforms" not in cfg.objective
     assert _compose("train", ["objective=coherence", "transforms=[identity,rename]"]).transforms == ["identity",
                                                                                                    "rename"]
     assert _compose("train", ["+experiment=gsm8k_coherence"]).transforms == four
