@@ -112,14 +112,24 @@ def _hydra_app(command: str) -> Callable[[], None]:
     from omegaconf import DictConfig
 
     def app(cfg: DictConfig) -> float | None:
-        from alft_cli.runs import run_dir, write_config
+        from alft_cli.runs import check_run_dir, interrupted_message, run_dir, write_config
 
-        write_config(cfg, run_dir())
+        out = run_dir()
         try:
+            check_run_dir(command, cfg, out)
+            write_config(cfg, out)
             return optimized_value(cfg, _task(command)(cfg))
         except UserError as err:
             _fail(err)
+        except KeyboardInterrupt:
+            print(interrupted_message(command, out), file=sys.stderr)
+            sys.exit(130)
 
+    from omegaconf import OmegaConf
+
+    from alft_cli.runs import UNIQUE_DIR_RESOLVER, unique_dir
+
+    OmegaConf.register_new_resolver(UNIQUE_DIR_RESOLVER, unique_dir, replace=True)
     app.__name__ = command
     return hydra.main(config_path=str(conf_dir()), config_name=command, version_base="1.3")(app)
 
@@ -151,12 +161,18 @@ def distributed_overrides(args: list[str]) -> list[str]:
             fixed or int(os.environ.get("WORLD_SIZE", "1")) > 1):
         if not fixed:
             when = _launch_time()
-            pattern = yaml.safe_load((conf_dir() / "hydra" / "default.yaml").read_text())[mode]["dir"]
+            pattern = _unwrap_unique(yaml.safe_load((conf_dir() / "hydra" / "default.yaml").read_text())[mode]["dir"])
             fixed = re.sub(r"\$\{now:([^}]*)\}", lambda m: when.strftime(m.group(1)), pattern)
         out.append(f"hydra.{mode}.dir={fixed}")
     if int(os.environ.get("RANK", "0")) > 0:
         out += ["hydra.output_subdir=null", "hydra/job_logging=stdout"]
     return out
+
+
+def _unwrap_unique(pattern: str) -> str:
+    """A run-directory pattern without its `alft_unique_dir` wrapper: every process of a launch shares one."""
+    match = re.fullmatch(r"\$\{alft_unique_dir:'(.*)'\}", pattern)
+    return match.group(1) if match else pattern
 
 
 def _launch_time() -> datetime:
@@ -188,8 +204,15 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.getLogger("transformers").setLevel(logging.ERROR)
     try:
+        from alft_cli.runs import resume_overrides
+
+        rest = resume_overrides(command, rest)
         rest = [*rewrite_overrides(rest), *distributed_overrides(rest)]
     except UserError as err:
         _fail(err)
     sys.argv = [f"alft {command}", *rest]
-    _hydra_app(command)()
+    try:
+        _hydra_app(command)()
+    except KeyboardInterrupt:  # before the run directory exists (inside it: the app's own message)
+        print(f"alft: interrupted (alft {command})", file=sys.stderr)
+        sys.exit(130)

@@ -63,7 +63,7 @@ def test_gsm8k_shared_file_parses_every_gold(shared_data):
 
 @pytest.mark.parametrize("contents,message", [
     (None, "dataset file not found"),
-    ('{"question": "x"}\n', "row 1 has no field 'answer'"),
+    ('{"question": "x"}\n', "line 1 has no field 'answer'"),
     ("not json\n", "not valid JSON"),
 ])
 def test_errors_name_the_problem(tmp_path, contents, message):

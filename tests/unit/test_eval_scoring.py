@@ -121,7 +121,7 @@ def test_completions_file_rows_need_id_completion_and_gold(tmp_path, monkeypatch
     bad.write_text(json.dumps({"id": 1, "completion": "#### 2", "gold": "2"}) + "\n"
                    + json.dumps({"id": 1, "completion": "#### 2"}) + "\n")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(UserError, match="row 2 has no field 'gold'"):
+    with pytest.raises(UserError, match="line 2 has no field 'gold'"):
         run_eval(_eval_cfg([f"eval.completions_file={bad}"]))
 
 
