@@ -30,6 +30,8 @@ commands:
   eval     pass@k, maj@k, entropy of checkpoints   alft eval model=outputs/train/<date>/<time> eval.n=8 eval.k=[1,8]
   sample   completions and answer histograms       alft sample model=tiny sample.n=4
 
+`alft train resume=<run dir>` (or `alft eval resume=<run dir>`) continues an interrupted run.
+
 Every command takes Hydra overrides (key=value), -m for sweeps, --cfg job to print the config,
 and --help for its options. Run `alft <command> --help` for details.
 """
