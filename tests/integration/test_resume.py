@@ -28,6 +28,15 @@ def _start(command: str, *args: str, cwd: Path) -> subprocess.Popen:
                             text=True, start_new_session=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_reaches_children():
+    """A shell starts background jobs (this test run, say) with SIGINT ignored, and children inherit that;
+    a handled SIGINT is reset to the default on exec, so `alft` gets KeyboardInterrupt as in a terminal."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _wait_for(proc: subprocess.Popen, ready, what: str) -> None:
     deadline = time.time() + 600
     while not ready():
