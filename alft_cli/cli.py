@@ -30,6 +30,8 @@ commands:
   eval     pass@k, maj@k, entropy of checkpoints   alft eval model=outputs/train/<date>/<time> eval.n=8 eval.k=[1,8]
   sample   completions and answer histograms       alft sample model=tiny sample.n=4
 
+`alft train resume=<run dir>` (or `alft eval resume=<run dir>`) continues an interrupted run.
+
 Every command takes Hydra overrides (key=value), -m for sweeps, --cfg job to print the config,
 and --help for its options. Run `alft <command> --help` for details.
 """
@@ -107,14 +109,24 @@ def _hydra_app(command: str) -> Callable[[], None]:
     from omegaconf import DictConfig
 
     def app(cfg: DictConfig) -> float | None:
-        from alft_cli.runs import run_dir, write_config
+        from alft_cli.runs import check_run_dir, interrupted_message, run_dir, write_config
 
-        write_config(cfg, run_dir())
+        out = run_dir()
         try:
+            check_run_dir(command, cfg, out)
+            write_config(cfg, out)
             return optimized_value(cfg, _task(command)(cfg))
         except UserError as err:
             _fail(err)
+        except KeyboardInterrupt:
+            print(interrupted_message(command, out), file=sys.stderr)
+            sys.exit(130)
 
+    from omegaconf import OmegaConf
+
+    from alft_cli.runs import UNIQUE_DIR_RESOLVER, unique_dir
+
+    OmegaConf.register_new_resolver(UNIQUE_DIR_RESOLVER, unique_dir, replace=True)
     app.__name__ = command
     return hydra.main(config_path=str(conf_dir()), config_name=command, version_base="1.3")(app)
 
@@ -146,12 +158,18 @@ def distributed_overrides(args: list[str]) -> list[str]:
             fixed or int(os.environ.get("WORLD_SIZE", "1")) > 1):
         if not fixed:
             when = _launch_time()
-            pattern = yaml.safe_load((conf_dir() / "hydra" / "default.yaml").read_text())[mode]["dir"]
+            pattern = _unwrap_unique(yaml.safe_load((conf_dir() / "hydra" / "default.yaml").read_text())[mode]["dir"])
             fixed = re.sub(r"\$\{now:([^}]*)\}", lambda m: when.strftime(m.group(1)), pattern)
         out.append(f"hydra.{mode}.dir={fixed}")
     if int(os.environ.get("RANK", "0")) > 0:
         out += ["hydra.output_subdir=null", "hydra/job_logging=stdout"]
     return out
+
+
+def _unwrap_unique(pattern: str) -> str:
+    """A run-directory pattern without its `alft_unique_dir` wrapper: every process of a launch shares one."""
+    match = re.fullmatch(r"\$\{alft_unique_dir:'(.*)'\}", pattern)
+    return match.group(1) if match else pattern
 
 
 def _launch_time() -> datetime:
@@ -183,8 +201,15 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.getLogger("transformers").setLevel(logging.ERROR)
     try:
+        from alft_cli.runs import resume_overrides
+
+        rest = resume_overrides(command, rest)
         rest = [*rewrite_overrides(rest), *distributed_overrides(rest)]
     except UserError as err:
         _fail(err)
     sys.argv = [f"alft {command}", *rest]
-    _hydra_app(command)()
+    try:
+        _hydra_app(command)()
+    except KeyboardInterrupt:  # before the run directory exists (inside it: the app's own message)
+        print(f"alft: interrupted (alft {command})", file=sys.stderr)
+        sys.exit(130)

@@ -24,6 +24,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from alft_cli.backends import Job, Sampling, build_jobs, make_backend, run_jobs
+from alft_cli.data import json_type, read_json_rows
 from alft_cli.errors import UserError
 from alft_cli.runs import run_dir, write_json
 from alft_cli.validate import check_eval
@@ -162,7 +163,7 @@ def _load_cache(out: Path, protocol: dict) -> tuple[dict[tuple[str, str], list[s
 def finish(out: Path, rows: list[dict], ks: list[int], protocol: dict, cfg: DictConfig) -> dict:
     """Score rows and write metrics.json, samples.jsonl, report.md and the plots into `out`."""
     from alft_cli.answers import CHECKER_VERSION
-    from alft_cli.report import plot_histograms, plot_pass_at_k, write_report
+    from alft_cli.report import plot_histograms, plot_pass_at_k, try_plot, write_report
     from alft_cli.scoring import DEFAULT_VARIANT, answer_histograms, compute_metrics, score_rows
 
     style, strict = cfg.dataset.style, bool(cfg.dataset.get("strict", False))
@@ -178,11 +179,11 @@ def finish(out: Path, rows: list[dict], ks: list[int], protocol: dict, cfg: Dict
         for row in scored:
             fh.write(json.dumps(row) + "\n")
     label = protocol.get("model_label", "completions")
-    plots = [plot_pass_at_k(out / "pass_at_k.png", [(label, metrics)]).name]
+    plots = try_plot(plot_pass_at_k, out / "pass_at_k.png", [(label, metrics)])
     first = str(scored[0].get("variant") or DEFAULT_VARIANT)
     hists = answer_histograms(scored, variant=first, limit=int(cfg.eval.show))
     if hists:
-        plots.append(plot_histograms(out / "answer_histograms.png", hists).name)
+        plots += try_plot(plot_histograms, out / "answer_histograms.png", hists)
     write_report(out, [(label, metrics)], metrics["protocol"], plots)
     return metrics
 
@@ -194,25 +195,49 @@ def summary(results: list[tuple[str, dict]], out: Path) -> str:
 
 
 def read_completions(path: str) -> list[dict]:
-    """Rows of an `eval.completions_file` (JSONL: id, completion, gold; optional variant)."""
+    """Rows of an `eval.completions_file` (JSONL: id, completion, gold; optional variant). A completion is
+    text or a list of chat messages (its assistant turns are the completion); one gold per id."""
     file = Path(path).expanduser()
     if not file.is_file():
         raise UserError(f"eval.completions_file not found: {file}")
-    rows = []
-    for i, line in enumerate(file.read_text().splitlines()):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise UserError(f"{file} row {i + 1} is not valid JSON ({err.msg})") from err
+    rows, golds = [], {}
+    for where, row in read_json_rows(file):
         missing = [k for k in ("id", "completion", "gold") if k not in row]
         if missing:
-            raise UserError(f"{file} row {i + 1} has no field {missing[0]!r} (need id, completion, gold)")
-        rows.append({k: row[k] for k in ("id", "variant", "completion", "gold") if k in row})
+            raise UserError(f"{where} has no field {missing[0]!r} (need id, completion, gold)")
+        out = {"id": _scalar(row, "id", where), "completion": _completion_text(row["completion"], where),
+               "gold": _scalar(row, "gold", where)}
+        if "variant" in row:
+            out["variant"] = _scalar(row, "variant", where)
+        first = golds.setdefault(out["id"], (out["gold"], where))
+        if first[0] != out["gold"]:
+            raise UserError(f"{file}: problem id {out['id']!r} repeats with another gold ({first[0]!r} at "
+                            f"{first[1].removeprefix(f'{file} ')}, {out['gold']!r} at {where.removeprefix(f'{file} ')}); "
+                            "every problem needs its own id")
+        rows.append(out)
     if not rows:
         raise UserError(f"eval.completions_file {file} holds no rows")
     return rows
+
+
+def _scalar(row: dict, key: str, where: str) -> str:
+    value = row[key]
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise UserError(f"{where} field {key!r} is {json_type(value)}, not text or a number")
+    return str(value)
+
+
+def _completion_text(value: Any, where: str) -> str:
+    """A completion as text: a string, or the assistant turns of a list of chat messages (as TRL logs them)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(m, dict) and isinstance(m.get("content"), str)
+                                                 for m in value):
+        turns = [m["content"] for m in value if m.get("role", "assistant") == "assistant"]
+        if turns:
+            return "\n".join(turns)
+    raise UserError(f"{where} field 'completion' is neither text nor a list of chat messages with an assistant "
+                    f"turn ({{'role': 'assistant', 'content': '…'}}); got {json.dumps(value)[:60]}")
 
 
 def _rescore(cfg: DictConfig, ks: list[int], out: Path) -> dict:

@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import socket
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from alft_cli.errors import UserError
+
+log = logging.getLogger(__name__)
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -75,16 +78,64 @@ _HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "toke
 
 
 def run_dir_model(path: Path) -> Path:
-    """Map a training run directory to its final model; pass model directories through."""
+    """Map a training run directory to its final model (or its newest complete checkpoint); pass model
+    directories through. Directories without weights are refused with one line."""
     if (path / "config.json").exists():
+        if not has_weights(path):
+            raise UserError(f"{path} has config.json but no complete weights (model.safetensors, its shards or "
+                            "pytorch_model.bin): an interrupted save? use another checkpoint")
         return path
     final = path / "final_model"
-    if (final / "config.json").exists():
+    if is_complete(final, "config.json"):
         return final
-    checkpoints = sorted(path.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    if checkpoints:
-        return checkpoints[-1]
-    raise UserError(f"{path} holds no model (no config.json, final_model/ or checkpoint-*/)")
+    checkpoint = newest_checkpoint(path, "config.json")
+    if checkpoint is not None:
+        if final.exists():
+            log.warning("%s is incomplete; using %s", final, checkpoint)
+        return checkpoint
+    raise UserError(f"{path} holds no model (no config.json with weights, final_model/ or complete checkpoint-N/)")
+
+
+WEIGHTS = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors")
+INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
+
+
+def has_weights(path: Path) -> bool:
+    """Whether `path` holds a model's weights: one file, or an index with every shard it names."""
+    if any((path / name).is_file() for name in WEIGHTS):
+        return True
+    for name in INDEXES:
+        if (path / name).is_file():
+            try:
+                shards = set(json.loads((path / name).read_text())["weight_map"].values())
+            except (ValueError, KeyError, TypeError):
+                return False
+            return all((path / shard).is_file() for shard in shards)
+    return False
+
+
+def is_complete(path: Path, marker: str) -> bool:
+    """A checkpoint directory with its weights and `marker` (`config.json` to load it, `trainer_state.json`,
+    written last by the trainer, to resume training from it) as a readable JSON file."""
+    if not path.is_dir() or not has_weights(path):
+        return False
+    try:
+        json.loads((path / marker).read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def newest_checkpoint(run: Path, marker: str) -> Path | None:
+    """The highest-numbered complete `checkpoint-N/` of a run directory (see `is_complete`); others are
+    skipped with a warning, names that are not `checkpoint-<number>` ignored."""
+    numbered = [(int(p.name.split("-", 1)[1]), p) for p in run.glob("checkpoint-*")
+                if p.name.split("-", 1)[1].isdigit()]
+    for _, checkpoint in sorted(numbered, reverse=True):
+        if is_complete(checkpoint, marker):
+            return checkpoint
+        log.warning("skipping incomplete %s (no weights or %s)", checkpoint, marker)
+    return None
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:

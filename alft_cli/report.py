@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,9 @@ def write_report(out: Path, results: Sequence[Result], protocol: dict, plots: Se
     return path
 
 
+PLAIN_TEXT = {"text.parse_math": False}  # ids, golds and answers are data: a `$` is a dollar, not mathtext
+
+
 def _pyplot() -> Any:
     import matplotlib
 
@@ -83,23 +86,34 @@ def _pyplot() -> Any:
     return plt
 
 
+def try_plot(plot: Callable[..., Path], path: Path, *args: Any) -> list[str]:
+    """`[file name]` of a plot drawn by `plot(path, *args)`; `[]` and a warning when it cannot be drawn,
+    so that a plot never costs the report."""
+    try:
+        return [plot(path, *args).name]
+    except Exception as err:  # noqa: BLE001 (matplotlib raises many types: fonts, mathtext, backends, disk)
+        log.warning("could not draw %s (%s: %s); report.md goes without it", path.name, type(err).__name__, err)
+        return []
+
+
 def plot_pass_at_k(path: Path, results: Sequence[Result]) -> Path:
     """pass@k (solid) and maj@k (dashed) against k, one colour per model."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for i, (label, metrics) in enumerate(results):
-        curve, colour = metrics["curve"], f"C{i}"
-        ax.plot(curve["k"], curve["pass@k"], "o-", color=colour, label=f"{label} pass@k")
-        ax.plot(curve["k"], curve["maj@k"], "s--", color=colour, label=f"{label} maj@k")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(results[0][1]["curve"]["k"], [str(k) for k in results[0][1]["curve"]["k"]])
-    ax.set_xlabel("k (samples)")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with plt.rc_context(PLAIN_TEXT):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for i, (label, metrics) in enumerate(results):
+            curve, colour = metrics["curve"], f"C{i}"
+            ax.plot(curve["k"], curve["pass@k"], "o-", color=colour, label=f"{label} pass@k")
+            ax.plot(curve["k"], curve["maj@k"], "s--", color=colour, label=f"{label} maj@k")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(results[0][1]["curve"]["k"], [str(k) for k in results[0][1]["curve"]["k"]])
+        ax.set_xlabel("k (samples)")
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
@@ -108,18 +122,19 @@ def plot_histograms(path: Path, hists: Sequence[dict], top: int = 8) -> Path:
     """Answer-count bars for a few problems (`alft_cli.scoring.answer_histograms`); correct answers green,
     the rest grey, unparsed red."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, max(1, len(hists)), figsize=(3.2 * max(1, len(hists)), 3), squeeze=False)
-    for ax, h in zip(axes[0], hists):
-        items = list(h["counts"].items())[:top]
-        labels = [_short(a, 10) for a, _ in items]
-        colours = ["tab:green" if a in h["correct"] else "tab:red" if a == UNPARSED else "tab:gray"
-                   for a, _ in items]
-        ax.bar(range(len(items)), [c for _, c in items], color=colours)
-        ax.set_xticks(range(len(items)), labels, rotation=45, ha="right", fontsize=7)
-        ax.yaxis.get_major_locator().set_params(integer=True)
-        ax.set_title(f"{_short(h['id'], 24)} (gold {_short(h['gold'], 10)})", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with plt.rc_context(PLAIN_TEXT):
+        fig, axes = plt.subplots(1, max(1, len(hists)), figsize=(3.2 * max(1, len(hists)), 3), squeeze=False)
+        for ax, h in zip(axes[0], hists):
+            items = list(h["counts"].items())[:top]
+            labels = [_short(a, 10) for a, _ in items]
+            colours = ["tab:green" if a in h["correct"] else "tab:red" if a == UNPARSED else "tab:gray"
+                       for a, _ in items]
+            ax.bar(range(len(items)), [c for _, c in items], color=colours)
+            ax.set_xticks(range(len(items)), labels, rotation=45, ha="right", fontsize=7)
+            ax.yaxis.get_major_locator().set_params(integer=True)
+            ax.set_title(f"{_short(h['id'], 24)} (gold {_short(h['gold'], 10)})", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
@@ -133,6 +148,6 @@ def write_comparison(out: Path, results: Sequence[Result], protocol: dict) -> st
     """Several models: `metrics.json` (label → metrics), `report.md` and one pass@k plot; returns the table."""
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", {"models": dict(results)})
-    plots = [plot_pass_at_k(out / "pass_at_k.png", results).name] if all("curve" in m for _, m in results) else []
+    plots = try_plot(plot_pass_at_k, out / "pass_at_k.png", results) if all("curve" in m for _, m in results) else []
     write_report(out, results, protocol, plots)
     return summary_table(results)

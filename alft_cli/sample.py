@@ -13,6 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from alft_cli.backends import Sampling, build_jobs, make_backend, run_jobs
+from alft_cli.errors import UserError
 from alft_cli.runs import run_dir, write_json
 from alft_cli.validate import check_sample
 
@@ -26,6 +27,8 @@ def run_sample(cfg: DictConfig) -> list[dict]:
     check_sample(cfg)
     s = cfg.sample
     jobs = build_jobs(cfg.dataset, s.split, s.limit, cfg.transforms, cfg.seed)
+    if not jobs:
+        raise UserError(f"no problems to sample in dataset split {s.split!r}")
     sampling = Sampling(int(s.n), float(s.temperature), float(s.top_p), int(s.max_new_tokens))
     backend = make_backend(s, cfg.model, resolve_model(cfg.model), sampling, "sample")
     style, strict = cfg.dataset.style, bool(cfg.dataset.get("strict", False))

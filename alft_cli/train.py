@@ -11,7 +11,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from alft_cli.data import Problem, build_messages, load_split, variant_labels, variants
+from alft_cli.data import Problem, build_messages, load_heldout, load_split, variant_labels, variants
+from alft_cli.errors import UserError
 from alft_cli.runs import is_main_process, peak_rss_gb, run_dir, seed_everything, write_json
 from alft_cli.validate import ObjectiveConfig, check_train
 
@@ -65,11 +66,13 @@ def run_train(cfg: DictConfig) -> dict:
     # every option first: nothing below loads a model or a dataset before the config is known to be good
     objective, args = check_train(cfg, output_dir=str(out), seed=cfg.seed, **_device_overrides(cfg))
     funcs = reward_functions(objective, variant_labels(cfg.transforms), cfg.dataset, args.num_generations)
+    resume = resume_checkpoint(cfg.trainer.get("resume_from_checkpoint"), out)
     check_scale_setup(cfg)  # vLLM / DeepSpeed / QLoRA requested but missing: one clear error
     seed_everything(cfg.seed)
     model_path, model, tokenizer = load_policy(cfg.model)
     train_problems = load_split(cfg.dataset, "train")
-    heldout = load_split(cfg.dataset, "heldout")[: cfg.heldout.size]
+    held = load_heldout(cfg.dataset, train_problems)
+    heldout = held.problems[: cfg.heldout.size]
     log.info("model %s | %d training problems | %d held-out", model_path, len(train_problems), len(heldout))
 
     before = heldout_accuracy(model, tokenizer, heldout, cfg)
@@ -85,7 +88,7 @@ def run_train(cfg: DictConfig) -> dict:
         callbacks=[JsonlMetricsCallback(out / "train_log.jsonl")],
         peft_config=peft_config(cfg.model),  # LoRA when model.lora.enabled (alft_cli.scale)
     )
-    trainer.train(resume_from_checkpoint=_resume_arg(args.resume_from_checkpoint, out))
+    trainer.train(resume_from_checkpoint=resume)
     final = out / "final_model"
     save_final_model(trainer, final, model_path, cfg.model.get("dtype", "float32"))  # LoRA: merged
     if is_main_process():
@@ -97,6 +100,8 @@ def run_train(cfg: DictConfig) -> dict:
         "heldout_accuracy_before": before,
         "heldout_accuracy_after": after,
         "n_heldout": len(heldout),
+        "heldout_dropped_overlap": held.dropped_overlap,
+        "heldout_dropped_duplicates": held.dropped_duplicates,
         "steps": trainer.state.global_step,
         "wall_seconds": round(time.time() - start, 1),
         "peak_rss_gb": round(peak_rss_gb(), 3),
@@ -130,10 +135,25 @@ def _device_overrides(cfg: DictConfig) -> dict:
     return {"use_cpu": True, "bf16": False, "activation_checkpointing": False, "use_vllm": False}
 
 
-def _resume_arg(resume: Any, out: Path) -> bool | str | None:
-    """`auto`/`true` resume from the newest checkpoint in the run dir when there is one."""
+def resume_checkpoint(resume: Any, out: Path) -> str | None:
+    """The checkpoint `trainer.resume_from_checkpoint` names: `true`, the newest complete checkpoint of the run
+    directory (one must exist); `auto`, that checkpoint when there is one; a path, that checkpoint (or a run
+    directory's newest); null/false, none."""
+    from alft_cli.models import is_complete, newest_checkpoint
+
     if resume in (None, False, "false"):
         return None
+    marker = "trainer_state.json"
     if resume in (True, "true", "auto"):
-        return True if any(out.glob("checkpoint-*")) else None
-    return str(resume)
+        checkpoint = newest_checkpoint(out, marker)
+        if checkpoint is None and resume != "auto":
+            raise UserError(f"trainer.resume_from_checkpoint=true, but the run directory {out} holds no complete "
+                            "checkpoint-N/ (weights and trainer_state.json); resume a run with "
+                            "`alft train resume=<run dir>`")
+        return None if checkpoint is None else str(checkpoint)
+    path = Path(str(resume)).expanduser()
+    checkpoint = path if is_complete(path, marker) else newest_checkpoint(path, marker) if path.is_dir() else None
+    if checkpoint is None:
+        raise UserError(f"trainer.resume_from_checkpoint={resume}: not a complete checkpoint (weights and "
+                        "trainer_state.json) nor a run directory holding one")
+    return str(checkpoint)

@@ -116,7 +116,7 @@ def test_row_without_question_field_is_named(tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text('{"question": "1+1?", "answer": "2"}\n{"prompt": "2+2?", "answer": "4"}\n')
     line = _error(tmp_path, "eval", "model=tiny", "dataset=jsonl", f"dataset.path={data}", "dataset.heldout_size=1")
-    assert "row 2" in line and "'question'" in line
+    assert "line 2" in line and "'question'" in line
 
 
 def test_hub_id_offline_fails_fast(tmp_path):

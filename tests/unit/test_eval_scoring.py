@@ -113,7 +113,7 @@ def test_completions_file_rows_need_id_completion_and_gold(tmp_path, monkeypatch
     bad.write_text(json.dumps({"id": 1, "completion": "#### 2", "gold": "2"}) + "\n"
                    + json.dumps({"id": 1, "completion": "#### 2"}) + "\n")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(UserError, match="row 2 has no field 'gold'"):
+    with pytest.raises(UserError, match="line 2 has no field 'gold'"):
         run_eval(_eval_cfg([f"eval.completions_file={bad}"]))
 
 
@@ -127,3 +127,86 @@ def test_model_comma_lists_sweep_over_paths(tmp_path):
         rewrite_overrides([f"model=tiny,{a}"])
     with pytest.raises(UserError, match="unknown dataset 'nope'"):
         rewrite_overrides(["dataset=gsm8k,nope"])
+
+
+def _completions(tmp_path, rows, raw: bytes | None = None):
+    path = tmp_path / "c.jsonl"
+    if raw is not None:
+        path.write_bytes(raw)
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_completions_file_accepts_chat_messages_as_the_assistant_turn(tmp_path):
+    from alft_cli.eval import read_completions
+
+    path = _completions(tmp_path, [
+        {"id": 1, "completion": [{"role": "assistant", "content": "#### 4"}], "gold": 4},
+        {"id": 1, "completion": "#### 5", "gold": "4"},
+    ])
+    assert read_completions(str(path)) == [{"id": "1", "completion": "#### 4", "gold": "4"},
+                                           {"id": "1", "completion": "#### 5", "gold": "4"}]
+
+
+@pytest.mark.parametrize("rows,raw,message", [
+    ([{"id": "a", "completion": 4, "gold": "4"}], None, "line 1 field 'completion' is neither text nor a list"),
+    ([{"id": "a", "completion": [{"role": "user", "content": "hi"}], "gold": "4"}], None,
+     "line 1 field 'completion' is neither text"),
+    ([{"id": "a", "completion": None, "gold": "4"}], None, "line 1 field 'completion' is neither text"),
+    ([{"id": "a", "completion": "x", "gold": ["4"]}], None, "line 1 field 'gold' is an array, not text"),
+    ([{"id": "a", "completion": "x", "gold": "4"}, {"id": "b", "completion": "y", "gold": "5"},
+      {"id": "a", "completion": "z", "gold": "6"}], None,
+     r"problem id 'a' repeats with another gold \('4' at line 1, '6' at line 3\)"),
+    (None, b'{"id": "a", "completion": "x", "gold": "4"}\n\n{"id": "b", "completion": "\xff", "gold": "4"}\n',
+     "line 3 is not UTF-8 text"),
+    (None, b'{"id": "a", "completion": "x", "gold": "4"}\n[1, 2]\n', "line 2 is an array, not a JSON object"),
+    (None, b'{"id": "a", "completion": "x", "gold": "4"}\n\n\n{"id": \n', "line 4 is not valid JSON"),
+    (None, b'{"id": "a", "completion": ' + b"[" * 100_000 + b"]" * 100_000 + b', "gold": "4"}\n',
+     "line 1 nests JSON too deeply"),
+    (None, b'[{"id": "a", "completion": "x", "gold": "4"}]\n', "holds a JSON array, not JSON Lines"),
+    (None, b"\n", "holds no rows"),
+])
+def test_bad_completions_files_are_one_line(tmp_path, rows, raw, message):
+    from alft_cli.eval import read_completions
+
+    with pytest.raises(UserError, match=message) as err:
+        read_completions(str(_completions(tmp_path, rows, raw)))
+    assert "\n" not in str(err.value)
+
+
+def _scored_rows():
+    # each of these crashes matplotlib's mathtext parser: "$\\alph$", "$\\frac{$x"
+    return [{"id": "q$\\alph$", "variant": "identity", "completion": "#### 5", "gold": "$5"},
+            {"id": "q$\\alph$", "variant": "identity", "completion": "$x^{$ #### 5", "gold": "$5"},
+            {"id": "$\\frac{$x", "variant": "identity", "completion": "$$ \\alpha #### 3", "gold": "$3$"}]
+
+
+def _finish(tmp_path):
+    from omegaconf import OmegaConf
+
+    from alft_cli.eval import finish
+
+    cfg = OmegaConf.create({"dataset": {"style": "gsm8k", "strict": False}, "eval": {"show": 4}})
+    return finish(tmp_path, _scored_rows(), [1, 2], {"model_label": "$\\frac{$m"}, cfg)
+
+
+def test_dollar_signs_in_ids_golds_and_answers_are_plotted_as_text(tmp_path):
+    metrics = _finish(tmp_path)
+    assert metrics["n_problems"] == 2
+    for png in ("pass_at_k.png", "answer_histograms.png"):
+        assert (tmp_path / png).read_bytes().startswith(b"\x89PNG") and f"]({png})" in (tmp_path / "report.md").read_text()
+
+
+def test_a_plot_that_cannot_be_drawn_never_costs_the_report(tmp_path, monkeypatch, caplog):
+    from alft_cli import report
+
+    def broken(path, *args):
+        raise ValueError("no fonts on this machine")
+
+    monkeypatch.setattr(report, "plot_histograms", broken)
+    _finish(tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    assert "](pass_at_k.png)" in text and "answer_histograms" not in text
+    assert json.loads((tmp_path / "metrics.json").read_text())["n_problems"] == 2
+    assert "could not draw answer_histograms.png (ValueError: no fonts on this machine)" in caplog.text
