@@ -167,6 +167,16 @@ def _limit(problems: list[Problem], dcfg: Any, split: str) -> list[Problem]:
     return problems[: int(limit)] if limit else problems
 
 
+def split_options(dcfg: Any) -> tuple[str, float]:
+    """(`dataset.split`, `dataset.heldout_share`) of a reasoning-gym dataset, checked (UserError otherwise)."""
+    mode, share = dcfg.get("split", "seed"), dcfg.get("heldout_share", 0.5)
+    if mode not in SPLITS:
+        raise UserError(f"dataset.split={mode!r} is not one of: {', '.join(SPLITS)}")
+    if mode == "hash" and not (isinstance(share, (int, float)) and not isinstance(share, bool) and 0 < share < 1):
+        raise UserError(f"dataset.heldout_share={share!r} must be between 0 and 1 (exclusive) with dataset.split=hash")
+    return mode, float(share)
+
+
 def in_heldout_share(key: str, share: float) -> bool:
     """Whether a problem key falls in the held-out part of a hash split (stable across runs and machines)."""
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64 < share
@@ -180,11 +190,7 @@ def _reasoning_gym(dcfg: Any, split: str) -> list[Problem]:
 
     from alft_cli.answers import parse_gold
 
-    mode, share = dcfg.get("split", "seed"), float(dcfg.get("heldout_share", 0.5))
-    if mode not in SPLITS:
-        raise UserError(f"dataset.split={mode!r} is not one of: {', '.join(SPLITS)}")
-    if mode == "hash" and not 0 < share < 1:
-        raise UserError(f"dataset.heldout_share={share} must be between 0 and 1 (exclusive) with dataset.split=hash")
+    mode, share = split_options(dcfg)
     seed = int(dcfg.train_seed if split == "train" else dcfg.heldout_seed)
     size = int(dcfg.get(f"{split}_size"))
     budget = size if mode == "seed" else 20 * size + 1000  # draws; a hash split rejects part of them

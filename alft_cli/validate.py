@@ -179,12 +179,21 @@ def trainer_config(tcfg: Any, **fixed: Any) -> Any:
 
 
 # ----- commands ---------------------------------------------------------------------------------------
+def check_dataset(dcfg: Any) -> None:
+    """The dataset options that are read only when the data loads (after the model): checked now."""
+    from alft_cli.data import split_options
+
+    if dcfg.kind == "arithmetic":
+        split_options(dcfg)
+
+
 def check_train(cfg: DictConfig, **fixed: Any) -> tuple[ObjectiveConfig, Any]:
     """The objective and the trainer config of `alft train`, every option checked; `fixed`: alft-set trainer
     fields (output_dir, seed, device overrides)."""
     from alft_cli.data import variant_labels
     from alft_cli.trainer import check_answer_level
 
+    check_dataset(cfg.dataset)
     h = cfg.heldout
     integer(h.size, "heldout.size", 0, null="the whole held-out split")
     integer(h.max_new_tokens, "heldout.max_new_tokens", 1)
@@ -198,10 +207,11 @@ def check_train(cfg: DictConfig, **fixed: Any) -> tuple[ObjectiveConfig, Any]:
     return objective, args
 
 
-def _check_generation(opts: Any, key: str) -> None:
-    """The sampling options `alft eval` and `alft sample` share."""
+def _check_generation(opts: Any, key: str, dcfg: Any) -> None:
+    """The sampling options `alft eval` and `alft sample` share (and their dataset's)."""
     from alft_cli.backends import check_backend
 
+    check_dataset(dcfg)
     if opts.split not in SPLITS:
         raise UserError(f"{key}.split={opts.split!r} is not one of: {', '.join(SPLITS)}")
     integer(opts.limit, f"{key}.limit", 1, null="all problems")
@@ -227,7 +237,7 @@ def check_eval(cfg: DictConfig) -> list[int]:
     if e.completions_file:
         integer(e.show, "eval.show", 0)
         return ks
-    _check_generation(e, "eval")
+    _check_generation(e, "eval", cfg.dataset)
     variant_labels(cfg.transforms)
     if max(ks) > e.n:
         raise UserError(f"eval.k={ks} needs eval.n >= {max(ks)} samples per problem (eval.n={e.n})")
@@ -241,5 +251,5 @@ def check_sample(cfg: DictConfig) -> None:
     """The sample options."""
     from alft_cli.data import variant_labels
 
-    _check_generation(cfg.sample, "sample")
+    _check_generation(cfg.sample, "sample", cfg.dataset)
     variant_labels(cfg.transforms)
