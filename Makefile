@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled TOKENIZERS_PARALLELISM=false
 
-.PHONY: install demo test test-fast lint bench study2 study2-smoke clean
+.PHONY: install demo test test-fast lint bench study2-base study2 study2-smoke clean
 
 install: $(VENV)/.installed
 
@@ -40,16 +40,22 @@ bench: install
 # study2-smoke: 1 seed x 4 steps, small evals, results under outputs/ (never committed).
 STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 STUDY2_ARGS ?=
+STUDY2 := --study study2 --set dataset=addition --steps 80 --eval-steps 40 80 --eval-limit 200 --eval-n 4
+
+study2-base: install
+	$(STUDY_ENV) $(BIN)/python scripts/study_run.py $(STUDY2) --arms base --seeds 0 --commit $(STUDY2_ARGS)
 
 study2: install
-	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --study study2 --seeds 0 1 2 3 4 5 --steps 80 --eval-steps 40 80 \
-	  --eval-limit 200 --eval-n 8 --commit $(STUDY2_ARGS); status=$$?; \
-	$(BIN)/python scripts/study_report.py docs/results/study2 && exit $$status
+	$(STUDY_ENV) $(BIN)/python scripts/study_run.py $(STUDY2) --arms coherence coherence_null majority random \
+	  --seeds 0 1 2 3 4 5 --commit $(STUDY2_ARGS); status=$$?; \
+	$(STUDY_ENV) $(BIN)/python scripts/study_run.py $(STUDY2) --arms correctness --seeds 0 1 2 --commit \
+	  $(STUDY2_ARGS) || status=$$?; \
+	$(BIN)/python scripts/study_report.py docs/results/study2 --effect 0.05 && exit $$status
 
 study2-smoke: install
 	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --study study2-smoke --results outputs/study/study2-smoke/results \
-	  --seeds 0 --steps 4 --eval-steps 2 4 --eval-limit 10 --eval-n 4 $(STUDY2_ARGS); status=$$?; \
-	$(BIN)/python scripts/study_report.py outputs/study/study2-smoke/results && exit $$status
+	  --set dataset=addition --seeds 0 --steps 4 --eval-steps 2 4 --eval-limit 10 --eval-n 4 $(STUDY2_ARGS); \
+	status=$$?; $(BIN)/python scripts/study_report.py outputs/study/study2-smoke/results && exit $$status
 
 clean:
 	rm -rf outputs multirun .pytest_cache
