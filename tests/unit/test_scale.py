@@ -98,10 +98,11 @@ def test_launcher_composes_with_submitit(option):
     assert cfg.hydra.launcher.partition == "gpu" and cfg.hydra.launcher.gpus_per_node == 1
 
 
-def test_optional_groups_are_appended_and_accelerate_is_not_an_option(monkeypatch):
+def test_optional_groups_take_plus_or_not_and_accelerate_is_not_an_option(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())  # both plugins "installed"
-    assert rewrite_overrides(["launcher=slurm", "+hparams_search=optuna"]) == [
-        "+launcher=slurm", "+hparams_search=optuna"]
+    # experiment/hparams_search/launcher are `null` in the defaults lists: `+group=` means `group=`
+    assert rewrite_overrides(["launcher=slurm", "+hparams_search=optuna", "+experiment=gsm8k_coherence"]) == [
+        "launcher=slurm", "hparams_search=optuna", "experiment=gsm8k_coherence"]
     with pytest.raises(UserError, match="accelerate launch --config_file"):
         rewrite_overrides(["accelerate=zero2"])
 
