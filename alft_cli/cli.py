@@ -20,6 +20,7 @@ import yaml
 
 from alft_cli.configs import conf_dir, group_choices
 from alft_cli.errors import UserError
+from alft_cli.telemetry import configure_cuda_allocator
 
 USAGE = """usage: alft <command> [hydra overrides]
 
@@ -142,6 +143,8 @@ def optimized_value(cfg: Any, metrics: Any) -> float | None:
     if not isinstance(metrics, dict) or key not in metrics:
         raise UserError(f"optimized_metric={key!r} is not a metric of this command "
                         f"(choices: {', '.join(sorted(metrics or {}))})")
+    if metrics[key] is None:
+        raise UserError(f"optimized_metric={key!r} was not measured in this run (heldout.size=0?)")
     return float(metrics[key])
 
 
@@ -202,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     if command not in COMMANDS:
         _fail(UserError(f"unknown command {command!r} (choices: {', '.join(COMMANDS)})"))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    configure_cuda_allocator()  # before torch is imported
     logging.getLogger("transformers").setLevel(logging.ERROR)
     try:
         from alft_cli.runs import resume_overrides
