@@ -10,9 +10,13 @@ lockstep (`synced_gpus`) and the main process scores it.
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from alft_cli.data import Problem, build_messages
+
+log = logging.getLogger(__name__)
 
 
 def heldout_accuracy(trainer: Any, problems: list[Problem], cfg: Any) -> float | None:
@@ -24,12 +28,14 @@ def heldout_accuracy(trainer: Any, problems: list[Problem], cfg: Any) -> float |
         return None
     acc, args = trainer.accelerator, trainer.args
     lockstep = acc.num_processes > 1 and _needs_every_process(trainer)
-    accuracy = None
+    accuracy, start = None, time.perf_counter()
     with unwrap_model_for_generation(trainer.model_wrapped, acc, gather_deepspeed3_params=args.ds3_gather_for_generation,
                                      gradient_checkpointing_kwargs=args.gradient_checkpointing_kwargs) as model:
         if acc.is_main_process or lockstep:
             accuracy = _greedy_accuracy(model, trainer.processing_class, problems, cfg, acc.device, lockstep)
         acc.wait_for_everyone()
+    if acc.is_main_process:
+        log.info("held-out pass: %d problems in %.1f s on %s", len(problems), time.perf_counter() - start, acc.device)
     if acc.num_processes > 1:
         from accelerate.utils import broadcast_object_list
 

@@ -143,6 +143,20 @@ def test_missing_engines_are_one_clear_error(clean_env):
         scale.check_scale_setup(_compose([]))
 
 
+def test_generation_speed_keys_reach_grpo_config_and_continuous_batching_under_bf16_is_refused(clean_env):
+    from hydra.utils import instantiate
+
+    cfg = _compose(["trainer=gpu", "trainer.cache_implementation=static",
+                    "trainer.generation_kwargs={repetition_penalty: 1.05}"])
+    args = instantiate(cfg.trainer, output_dir="/tmp/alft-test", _convert_="all", use_cpu=True, bf16=False)
+    assert args.cache_implementation == "static" and args.generation_kwargs == {"repetition_penalty": 1.05}
+    assert args.use_transformers_continuous_batching is False  # off: broken upstream under bf16 (README)
+    with pytest.raises(UserError, match="'PagedAttentionCache' object has no attribute 'float'"):
+        scale.check_scale_setup(_compose(["trainer=gpu", "trainer.use_transformers_continuous_batching=true"]))
+    scale.check_scale_setup(_compose(["trainer=gpu", "trainer.use_transformers_continuous_batching=true",
+                                      "trainer.bf16=false"]))
+
+
 def test_qlora_needs_a_gpu(clean_env):
     import torch
 
