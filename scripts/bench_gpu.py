@@ -8,7 +8,7 @@ them); the first step of each is warm-up and dropped. A random model rarely ends
 completion runs to the length limit: the recipe's worst case. Memory is torch's peak allocated and reserved
 on the GPU (n/a on CPU). The last line ends with the median step-time ratio coherence/plain.
 
-Sized for one H200: both real shapes with the defaults (2 rounds × 2 steps per trainer) take about 5 minutes
+Sized for one H200: both real shapes with the defaults (2 rounds × 2 steps per trainer) should take 5-6 minutes
 (estimated from the 18 s/step measured for the 1.5B shape in issue 16). `--shape tiny` runs on CPU in seconds
 with a smaller geometry (`--set trainer.max_completion_length=8 ...`).
 
