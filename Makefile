@@ -7,7 +7,6 @@ TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled TOKENIZERS_PARALLELISM=false
 
 .PHONY: install demo test test-fast lint bench wheelhouse study2 study2-smoke clean
->>>>>>> ce05ae6 (held-out passes on the trainer's device (main process, TRL unwrap, progress bar; size=0 -> null); GPU memory peaks and completion tokens/s on every logged step and in metrics.json; expandable segments; reasoning-gym an optional extra; scripts/bench_gpu.py, scripts/wheelhouse.py)
 
 install: $(VENV)/.installed
 
@@ -46,7 +45,6 @@ wheelhouse: install
 # docs/results/study2/runs/ and are committed at once (--commit); run the target again, on any machine with this
 # branch checked out, to resume. STUDY2_ARGS adds options (the task: --set KEY=VALUE ..., --jobs N, --seeds ...).
 # study2-smoke: 1 seed x 4 steps, small evals, results under outputs/ (never committed).
->>>>>>> ce05ae6 (held-out passes on the trainer's device (main process, TRL unwrap, progress bar; size=0 -> null); GPU memory peaks and completion tokens/s on every logged step and in metrics.json; expandable segments; reasoning-gym an optional extra; scripts/bench_gpu.py, scripts/wheelhouse.py)
 STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 STUDY2_ARGS ?=
 
