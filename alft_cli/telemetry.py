@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 ALLOC_CONF = "expandable_segments:True"
@@ -42,14 +43,15 @@ def cuda_peaks_gb(device: Any, reset: bool = True) -> tuple[float, float] | None
 class StepTelemetry:
     """Per-log GPU memory peaks and completion throughput; run-level peaks and tokens/s for metrics.json."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock  # wall-clock seconds (the trainer's start_time is time.time())
         self.tokens = self.seconds = 0.0  # totals over every logged interval
         self.peak_allocated_gb = self.peak_reserved_gb = None
         self._pending_tokens, self._since = 0.0, None
 
     def step_logs(self, device: Any, completion_tokens: float, start_time: float | None) -> dict[str, float]:
         """The keys for one logged step; `completion_tokens` were generated since the previous call."""
-        now = time.time()
+        now = self.clock()
         since = self._since if self._since is not None else (start_time or now)
         self._pending_tokens += completion_tokens
         logs = {}

@@ -46,10 +46,9 @@ def test_alft_sets_the_allocator_before_torch_is_imported(tmp_path):
     assert out == [ALLOC_CONF, "False"]
 
 
-def test_step_logs_throughput_over_the_time_since_the_last_emitted_rate(monkeypatch):
+def test_step_logs_throughput_over_the_time_since_the_last_emitted_rate():
     clock = iter([110.0, 112.0, 116.0])
-    monkeypatch.setattr(telemetry.time, "time", lambda: next(clock))
-    t = StepTelemetry()
+    t = StepTelemetry(clock=lambda: next(clock))
     assert t.step_logs("cpu", 500.0, start_time=100.0) == {"throughput/completion_tokens_per_s": 50.0}
     assert t.step_logs("cpu", 0.0, start_time=100.0) == {}  # no generation in this interval: the clock runs on
     assert t.step_logs("cpu", 300.0, start_time=100.0) == {"throughput/completion_tokens_per_s": 50.0}
