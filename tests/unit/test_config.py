@@ -64,7 +64,7 @@ def test_cli_takes_experiment_with_and_without_plus(form, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     cfg = yaml.safe_load(proc.stdout)
     assert cfg["model"]["name_or_path"] == "Qwen/Qwen2.5-1.5B-Instruct" and cfg["dataset"]["kind"] == "gsm8k"
-    assert cfg["objective"]["transforms"] == ["identity", "paraphrase", "rename", "numfmt"]
+    assert cfg["transforms"] == ["identity", "paraphrase", "rename", "numfmt"]
 
 
 def test_trainer_configs_build_grpo_config():
@@ -145,7 +145,7 @@ def test_transforms_is_one_top_level_key_for_train_eval_and_sample():
         assert cfg.transforms == prompts and "transforms" not in cfg.objective
     assert _compose("train", ["objective=coherence", "transforms=[identity,rename]"]).transforms == ["identity",
                                                                                                    "rename"]
-    assert _compose("train", ["+experiment=gsm8k_coherence"]).transforms == four
+    assert _compose("train", ["experiment=gsm8k_coherence"]).transforms == four
     for old in ("objective.transforms", "eval.transforms", "sample.transforms"):
         with pytest.raises(UserError, match=rf"^{old} is now transforms .*: transforms=\[identity\]$"):
             rewrite_overrides([f"{old}=[identity]"])
