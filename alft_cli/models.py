@@ -204,7 +204,12 @@ def build_once(target: Path, build: Callable[[Path], None]) -> Path:
 
 
 def build_tiny_model(spec: dict) -> Path:
-    """A random-init Llama-shaped model with its own byte-level BPE tokenizer, built offline."""
+    """A random-init Llama-shaped model with its own byte-level BPE tokenizer, built offline.
+
+    `spec`: vocab_size (BPE target), hidden_size, num_layers, num_heads, seed; optionally intermediate_size
+    (default 2 × hidden), num_kv_heads (default num_heads), embedding_rows (default the tokenizer's size; larger
+    pads the embedding as Qwen's 151936 rows do) and max_positions (default 512).
+    """
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     return build_once(cache_dir() / "models" / f"tiny-{key}", lambda tmp: _build_tiny(spec, tmp))
 
@@ -230,13 +235,13 @@ def _build_tiny(spec: dict, tmp: Path) -> None:
     tokenizer.chat_template = CHAT_TEMPLATE
     torch.manual_seed(int(spec.get("seed", 0)))
     config = LlamaConfig(
-        vocab_size=len(tokenizer),
+        vocab_size=max(len(tokenizer), int(spec.get("embedding_rows", 0))),
         hidden_size=int(spec["hidden_size"]),
-        intermediate_size=int(spec["hidden_size"]) * 2,
+        intermediate_size=int(spec.get("intermediate_size", int(spec["hidden_size"]) * 2)),
         num_hidden_layers=int(spec["num_layers"]),
         num_attention_heads=int(spec["num_heads"]),
-        num_key_value_heads=int(spec["num_heads"]),
-        max_position_embeddings=512,
+        num_key_value_heads=int(spec.get("num_kv_heads", spec["num_heads"])),
+        max_position_embeddings=int(spec.get("max_positions", 512)),
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=None,

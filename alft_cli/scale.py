@@ -45,6 +45,10 @@ def check_scale_setup(cfg: DictConfig) -> None:
             raise UserError(
                 "trainer.use_vllm=true needs vLLM on every training process (TRL 1.16 supports vLLM 0.22-0.31): "
                 "pip install 'alft[vllm]', or set trainer.use_vllm=false")
+    if tcfg.get("use_transformers_continuous_batching") and tcfg.get("bf16") and not tcfg.get("use_vllm"):
+        raise UserError("trainer.use_transformers_continuous_batching=true fails under bf16 mixed precision "
+                        "(transformers 5.24 / accelerate 1.15: 'PagedAttentionCache' object has no attribute "
+                        "'float'); set trainer.bf16=false (bf16 weights: model.dtype=bfloat16) or turn it off")
     if deepspeed_requested(tcfg) and not _installed("deepspeed"):
         raise UserError("a DeepSpeed launch (accelerate config with distributed_type: DEEPSPEED, or trainer.deepspeed) "
                         "needs DeepSpeed: pip install 'alft[deepspeed]', or launch with conf/accelerate/ddp.yaml")

@@ -13,25 +13,11 @@ from omegaconf import DictConfig
 
 from alft_cli.data import Problem, build_messages, load_heldout, load_split, variant_labels, variants
 from alft_cli.errors import UserError
+from alft_cli.heldout import heldout_accuracy
 from alft_cli.runs import is_main_process, peak_rss_gb, run_dir, seed_everything, write_json
 from alft_cli.validate import ObjectiveConfig, check_train
 
 log = logging.getLogger(__name__)
-
-
-def heldout_accuracy(model: Any, tokenizer: Any, problems: list[Problem], cfg: DictConfig) -> float:
-    """Greedy accuracy on held-out problems, checked with the project's answer checker."""
-    from alft_cli.generation import generate
-    from alft_cli.scoring import score_rows
-
-    if not problems:
-        return float("nan")
-    prompts = [build_messages(p.question, cfg.dataset.prompt) for p in problems]
-    outs = generate(model, tokenizer, prompts, n=1, temperature=0.0,
-                    max_new_tokens=cfg.heldout.max_new_tokens, batch_size=cfg.heldout.batch_size)
-    rows = [{"completion": o[0], "gold": p.gold} for o, p in zip(outs, problems)]
-    scored = score_rows(rows, cfg.dataset.style, bool(cfg.dataset.get("strict", False)))
-    return sum(r["correct"] for r in scored) / len(scored)
 
 
 def training_rows(problems: list[Problem], cfg: DictConfig) -> list[dict]:
@@ -75,9 +61,6 @@ def run_train(cfg: DictConfig) -> dict:
     heldout = held.problems[: cfg.heldout.size]
     log.info("model %s | %d training problems | %d held-out", model_path, len(train_problems), len(heldout))
 
-    before = heldout_accuracy(model, tokenizer, heldout, cfg)
-    log.info("held-out accuracy before training: %.3f", before)
-
     _logger_env(cfg, out)
     trainer = CoherenceGRPOTrainer(
         model=model,
@@ -88,14 +71,17 @@ def run_train(cfg: DictConfig) -> dict:
         callbacks=[JsonlMetricsCallback(out / "train_log.jsonl")],
         peft_config=peft_config(cfg.model),  # LoRA when model.lora.enabled (alft_cli.scale)
     )
+    before = heldout_accuracy(trainer, heldout, cfg)  # on the trainer's device, main process (alft_cli.heldout)
+    log.info("held-out accuracy before training: %s", _fmt(before))
+    trainer.telemetry.record_peaks(trainer.accelerator.device)  # the pass's memory peak is not step 1's
     trainer.train(resume_from_checkpoint=resume)
     final = out / "final_model"
     save_final_model(trainer, final, model_path, cfg.model.get("dtype", "float32"))  # LoRA: merged
     if is_main_process():
         tokenizer.save_pretrained(final)
 
-    after = heldout_accuracy(trainer.model, tokenizer, heldout, cfg)
-    log.info("held-out accuracy after training: %.3f (before %.3f)", after, before)
+    after = heldout_accuracy(trainer, heldout, cfg)
+    log.info("held-out accuracy after training: %s (before %s)", _fmt(after), _fmt(before))
     metrics = {
         "heldout_accuracy_before": before,
         "heldout_accuracy_after": after,
@@ -105,11 +91,16 @@ def run_train(cfg: DictConfig) -> dict:
         "steps": trainer.state.global_step,
         "wall_seconds": round(time.time() - start, 1),
         "peak_rss_gb": round(peak_rss_gb(), 3),
+        **trainer.telemetry.run_metrics(trainer.accelerator.device),  # GPU peaks, completion tokens/s
         "final_model": str(final),
     }
     if is_main_process():
         write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def _fmt(accuracy: float | None) -> str:
+    return "skipped (no held-out problems)" if accuracy is None else f"{accuracy:.3f}"
 
 
 def _logger_env(cfg: DictConfig, out: Path) -> None:

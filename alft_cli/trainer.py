@@ -1,8 +1,9 @@
 """CoherenceGRPOTrainer: TRL's GRPOTrainer with every variant of a problem in the same generation batch.
 
-The answer-level reward itself is an ordinary TRL reward function (`alft_cli.rewards`); the only hook
-overridden here is `_get_train_sampler`, so that the m transformed prompts of one problem, each repeated
-G times, land together in one generation batch and the consensus sees all m×G answers. Its options live
+The answer-level reward itself is an ordinary TRL reward function (`alft_cli.rewards`). Two hooks are
+overridden: `_get_train_sampler`, so that the m transformed prompts of one problem, each repeated G times,
+land together in one generation batch and the consensus sees all m×G answers; and `log`, which adds GPU
+memory peaks and completion throughput to every logged step (`alft_cli.telemetry`). Its options live
 on `CoherenceGRPOConfig` (a `GRPOConfig` with `num_variants`), checked before TRL sees them.
 """
 
@@ -18,8 +19,9 @@ from torch.utils.data import Sampler
 from trl import GRPOConfig, GRPOTrainer
 
 from alft_cli.errors import UserError
+from alft_cli.telemetry import StepTelemetry
 
-OVERRIDDEN_HOOKS = ("_get_train_sampler",)
+OVERRIDDEN_HOOKS = ("_get_train_sampler", "log")
 
 
 class VariantBlockSampler(Sampler[int]):
@@ -114,6 +116,7 @@ class CoherenceGRPOTrainer(GRPOTrainer):
         funcs = reward_funcs if isinstance(reward_funcs, list) else [reward_funcs]
         if any(isinstance(f, AnswerLevelReward) for f in funcs):
             check_answer_level(args)
+        self.telemetry = StepTelemetry()
         super().__init__(model, reward_funcs, args, train_dataset, **kwargs)
 
     def _get_train_sampler(self, dataset=None) -> Sampler:
@@ -128,3 +131,15 @@ class CoherenceGRPOTrainer(GRPOTrainer):
             shuffle=args.shuffle_dataset,
             seed=args.seed,
         )
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Every logged training step also gets `gpu/mem_*_gb` peaks and `throughput/completion_tokens_per_s`.
+
+        Completion tokens since the last log: TRL's per-generation-batch mean length (over all processes) ×
+        the generation batch size (completions of all processes).
+        """
+        if "loss" in logs:
+            lengths = self._metrics["train"].get("completions/mean_length", [])
+            tokens = sum(lengths) * self.args.generation_batch_size
+            logs.update(self.telemetry.step_logs(self.accelerator.device, tokens, start_time))
+        super().log(logs, start_time)

@@ -23,44 +23,56 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 warnings.filterwarnings("ignore")
 
 
-def build(kind: str, model_path, args, out_dir: str):
+def build(kind: str, model_path, config, rows: list[dict], labels: list[str], dtype: str = "float32"):
+    """A fresh trainer on `rows` (prompt, uid, variant label in `labels`) with `config` (a CoherenceGRPOConfig): "coherence" is
+    CoherenceGRPOTrainer with the coherence objective; "plain" is TRL's GRPOTrainer on the same prompts with
+    its own sampler and a trivial reward."""
     import datasets
-    import reasoning_gym
     from trl import GRPOTrainer
 
-    from alft_cli.data import Problem, variants
     from alft_cli.game import get_objective
     from alft_cli.models import load_model_and_tokenizer
     from alft_cli.rewards import AnswerLevelReward
-    from alft_cli.trainer import CoherenceGRPOConfig, CoherenceGRPOTrainer
+    from alft_cli.trainer import CoherenceGRPOTrainer
 
-    model, tokenizer = load_model_and_tokenizer(model_path)
-    rows = list(reasoning_gym.create_dataset("chain_sum", size=64, seed=1, min_terms=2, max_terms=2,
-                                             min_digits=1, max_digits=1))
-    config = CoherenceGRPOConfig(output_dir=out_dir, num_variants=2, use_cpu=True, bf16=False, activation_checkpointing=False,
-                                 num_generations=4, per_device_train_batch_size=8,
-                                 max_completion_length=args.tokens, max_steps=args.steps, logging_steps=1,
-                                 save_strategy="no", report_to=[], beta=0.1, scale_rewards="none", seed=0,
-                                 disable_tqdm=True)
-    transforms = ["identity", "paraphrase"]
-    data = [{"prompt": [{"role": "user", "content": v.question}], "uid": f"p{i}", "variant": v.label}
-            for i, r in enumerate(rows) for v in variants(Problem(f"p{i}", r["question"], ""), transforms, 0)]
-    if kind == "plain":  # the same prompts, TRL's own sampler and a trivial per-sample reward
+    model, tokenizer = load_model_and_tokenizer(model_path, dtype)
+    if kind == "plain":
         reward = [lambda completions, **_: [float("7" in str(c)) for c in completions]]
         return GRPOTrainer(model=model, args=config, reward_funcs=reward, processing_class=tokenizer,
-                           train_dataset=datasets.Dataset.from_list([{"prompt": d["prompt"]} for d in data]))
-    reward = AnswerLevelReward(get_objective("coherence"), num_generations=4, variants=transforms)
+                           train_dataset=datasets.Dataset.from_list([{"prompt": d["prompt"]} for d in rows]))
+    reward = AnswerLevelReward(get_objective("coherence"), num_generations=config.num_generations,
+                               variants=labels)
     return CoherenceGRPOTrainer(model=model, args=config, reward_funcs=[reward], processing_class=tokenizer,
-                                train_dataset=datasets.Dataset.from_list(data))
+                                train_dataset=datasets.Dataset.from_list(rows))
 
 
-def step_times(trainer) -> list[float]:
+def timed_steps(trainer) -> list[dict]:
+    """Train; the logged rows of every step but the first (warm-up), each with TRL's `step_time`."""
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)
     trainer.train()
-    times = [row["step_time"] for row in trainer.state.log_history if "step_time" in row]
-    return times[1:]
+    return [row for row in trainer.state.log_history if "step_time" in row][1:]
+
+
+def arithmetic(args) -> tuple:
+    """(config, rows, labels): 8 completions per step, G=4, every chain_sum problem as identity and paraphrase."""
+    import reasoning_gym
+
+    from alft_cli.data import Problem, variants
+    from alft_cli.trainer import CoherenceGRPOConfig
+
+    problems = list(reasoning_gym.create_dataset("chain_sum", size=64, seed=1, min_terms=2, max_terms=2,
+                                                 min_digits=1, max_digits=1))
+    config = CoherenceGRPOConfig(output_dir=args.out, num_variants=2, use_cpu=True, bf16=False,
+                                 activation_checkpointing=False, num_generations=4, per_device_train_batch_size=8,
+                                 max_completion_length=args.tokens, max_steps=args.steps, logging_steps=1,
+                                 save_strategy="no", report_to=[], beta=0.1, scale_rewards="none", seed=0,
+                                 disable_tqdm=True)
+    transforms = ["identity", "paraphrase"]
+    rows = [{"prompt": [{"role": "user", "content": v.question}], "uid": f"p{i}", "variant": v.label}
+            for i, r in enumerate(problems) for v in variants(Problem(f"p{i}", r["question"], ""), transforms, 0)]
+    return config, rows, transforms
 
 
 def main() -> None:
@@ -76,15 +88,15 @@ def main() -> None:
 
     model_path = convert_smollm2() if args.model == "smollm2" else build_tiny_model(
         {"vocab_size": 384, "hidden_size": 128, "num_layers": 4, "num_heads": 4, "seed": 0})
-    ratios, times = [], {"coherence": [], "plain": []}
-    with tempfile.TemporaryDirectory() as tmp:
+    ratios = []
+    with tempfile.TemporaryDirectory() as args.out:
+        config, rows, labels = arithmetic(args)
         for r in range(args.rounds):
             order = ["coherence", "plain"] if r % 2 == 0 else ["plain", "coherence"]
             medians = {}
             for kind in order:
-                ts = step_times(build(kind, model_path, args, tmp))
-                times[kind] += ts
-                medians[kind] = statistics.median(ts)
+                steps = timed_steps(build(kind, model_path, config, rows, labels))
+                medians[kind] = statistics.median(row["step_time"] for row in steps)
             ratios.append(medians["coherence"] / medians["plain"])
             print(f"round {r}: coherence {medians['coherence'] * 1e3:.1f} ms/step, "
                   f"plain {medians['plain'] * 1e3:.1f} ms/step, ratio {ratios[-1]:.3f}", flush=True)

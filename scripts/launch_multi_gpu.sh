@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train on the GPUs of one machine through accelerate (README "Scaling out").
-#   scripts/launch_multi_gpu.sh ddp +experiment=gsm8k_coherence              # every visible GPU, DDP
-#   NUM_GPUS=4 scripts/launch_multi_gpu.sh zero3 +experiment=gsm8k_coherence model.lora.enabled=true
+#   scripts/launch_multi_gpu.sh ddp experiment=gsm8k_coherence              # every visible GPU, DDP
+#   NUM_GPUS=4 scripts/launch_multi_gpu.sh zero3 experiment=gsm8k_coherence model.lora.enabled=true
 # LAYOUT is a file of conf/accelerate/ (single_gpu, ddp, zero2, zero3, fsdp2); the other arguments go to
 # `alft train`. Checks the engine the layout needs before starting, and prints the run directory.
 set -euo pipefail

@@ -10,9 +10,9 @@
 # Multi-node GRPO with a vLLM server (README "Scaling out"): the first N nodes train through accelerate
 # (one process per GPU, layout conf/accelerate/$LAYOUT.yaml), the last node serves generations with
 # `trl vllm-serve`; TRL pushes the new weights to it after every optimisation step.
-#   sbatch scripts/slurm_train_vllm.sh +experiment=gsm8k_coherence               # 2 training nodes
-#   sbatch --nodes=5 scripts/slurm_train_vllm.sh +experiment=gsm8k_coherence      # 4 training nodes
-#   LAYOUT=zero3 MODEL=Qwen/Qwen2.5-7B-Instruct VLLM_TP=2 sbatch scripts/slurm_train_vllm.sh +experiment=...
+#   sbatch scripts/slurm_train_vllm.sh experiment=gsm8k_coherence               # 2 training nodes
+#   sbatch --nodes=5 scripts/slurm_train_vllm.sh experiment=gsm8k_coherence      # 4 training nodes
+#   LAYOUT=zero3 MODEL=Qwen/Qwen2.5-7B-Instruct VLLM_TP=2 sbatch scripts/slurm_train_vllm.sh experiment=...
 # Arguments go to `alft train`. Run from the repository on a shared filesystem; every node needs the
 # virtual environment ($VENV) with alft[vllm] (alft[deepspeed] for zero2/zero3) and the model (a hub id
 # in a shared HF_HOME cache, or a directory on shared disk). Outputs: outputs/train/slurm-<job id>/.

@@ -74,7 +74,7 @@ def test_multirun_makes_one_job_directory_per_value(tmp_path):
 
 
 def test_gpu_recipe_runs_two_steps_on_local_gsm8k(tmp_path, shared_data):
-    alft("train", "+experiment=gsm8k_correctness", *TINY, "logger=none", "dataset.heldout_size=4",
+    alft("train", "experiment=gsm8k_correctness", *TINY, "logger=none", "dataset.heldout_size=4",
          f"dataset.path={shared_data / 'gsm8k' / 'train.jsonl'}", "trainer.per_device_train_batch_size=8",
          "trainer.gradient_accumulation_steps=1", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
     assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 2

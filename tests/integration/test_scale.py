@@ -88,6 +88,9 @@ def test_ddp_gathers_groups_split_across_ranks(tmp_path):
         assert step0["group_sizes"] == step1["group_sizes"] == {u: [2] for u in set(both)}
     assert straddling == 2
     assert_rank0_wrote_once(the_run_dir(tmp_path))
+    # the held-out passes (before, after) ran on rank 0 only, on its training device; rank 1 waited
+    assert jsonl(groups / "heldout0.jsonl") == [{"prompts": 4, "device": "cpu"}] * 2
+    assert not (groups / "heldout1.jsonl").exists()
 
 
 def test_lora_under_ddp_saves_a_merged_model_that_alft_eval_loads(tmp_path):

@@ -40,11 +40,31 @@ def test_every_group_option_composes(command, group, option):
 
 @pytest.mark.parametrize("experiment", group_choices("experiment"))
 def test_every_experiment_composes(experiment):
-    cfg = _compose("train", [f"+experiment={experiment}"])
+    cfg = _compose("train", [f"experiment={experiment}"])
     text = (conf_dir() / "experiment" / f"{experiment}.yaml").read_text()
     assert text.startswith("# @package _global_\n")  # Hydra reads the header only on the first lines
-    assert text.splitlines()[1] == f"# alft train +experiment={experiment}"
+    assert text.splitlines()[1] == f"# alft train experiment={experiment}"
     assert cfg.trainer._target_ == "alft_cli.trainer.CoherenceGRPOConfig"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", ["experiment", "+experiment"])
+def test_cli_takes_experiment_with_and_without_plus(form, tmp_path):
+    """`experiment: null` in train.yaml's defaults list: `experiment=` overrides it; `+experiment=` is the same."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    alft = shutil.which("alft", path=str(Path(sys.executable).parent)) or "alft"
+    proc = subprocess.run([alft, "train", f"{form}=gsm8k_coherence", "--cfg", "job"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    cfg = yaml.safe_load(proc.stdout)
+    assert cfg["model"]["name_or_path"] == "Qwen/Qwen2.5-1.5B-Instruct" and cfg["dataset"]["kind"] == "gsm8k"
+    assert cfg["transforms"] == ["identity", "paraphrase", "rename", "numfmt"]
 
 
 def test_trainer_configs_build_grpo_config():
@@ -65,7 +85,7 @@ def test_experiment_values_win_over_primary_defaults():
     # _self_ first: the experiment's objective must not be silently overridden by train.yaml.
     for experiment in group_choices("experiment"):
         text = (conf_dir() / "experiment" / f"{experiment}.yaml").read_text()
-        cfg = _compose("train", [f"+experiment={experiment}"])
+        cfg = _compose("train", [f"experiment={experiment}"])
         if "override /objective:" in text:
             name = text.split("override /objective:")[1].split()[0]
             assert cfg.objective.name.startswith(name.split("_")[0])
@@ -125,7 +145,7 @@ def test_transforms_is_one_top_level_key_for_train_eval_and_sample():
         assert cfg.transforms == prompts and "transforms" not in cfg.objective
     assert _compose("train", ["objective=coherence", "transforms=[identity,rename]"]).transforms == ["identity",
                                                                                                    "rename"]
-    assert _compose("train", ["+experiment=gsm8k_coherence"]).transforms == four
+    assert _compose("train", ["experiment=gsm8k_coherence"]).transforms == four
     for old in ("objective.transforms", "eval.transforms", "sample.transforms"):
         with pytest.raises(UserError, match=rf"^{old} is now transforms .*: transforms=\[identity\]$"):
             rewrite_overrides([f"{old}=[identity]"])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from omegaconf import OmegaConf
 
+from alft_cli.cli import conf_dir
 from alft_cli.data import build_messages, load_heldout, load_split
 from alft_cli.errors import UserError
 
@@ -158,3 +160,10 @@ def test_svamp_file_serves_as_an_eval_only_heldout_set(shared_data):
     assert len(problems) == 1000 and problems[0].uid.startswith("chal-")
     with pytest.raises(UserError, match="leaves no training rows"):
         load_split(cfg.dataset, "train")
+
+
+def test_arithmetic_without_reasoning_gym_is_one_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "reasoning_gym", None)  # as if `alft[arithmetic]` were absent
+    dcfg = OmegaConf.load(conf_dir() / "dataset" / "arithmetic.yaml")
+    with pytest.raises(UserError, match=r"pip install 'alft\[arithmetic\]'"):
+        load_split(dcfg, "heldout")

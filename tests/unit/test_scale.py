@@ -98,10 +98,11 @@ def test_launcher_composes_with_submitit(option):
     assert cfg.hydra.launcher.partition == "gpu" and cfg.hydra.launcher.gpus_per_node == 1
 
 
-def test_optional_groups_are_appended_and_accelerate_is_not_an_option(monkeypatch):
+def test_optional_groups_take_plus_or_not_and_accelerate_is_not_an_option(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())  # both plugins "installed"
-    assert rewrite_overrides(["launcher=slurm", "+hparams_search=optuna"]) == [
-        "+launcher=slurm", "+hparams_search=optuna"]
+    # experiment/hparams_search/launcher are `null` in the defaults lists: `+group=` means `group=`
+    assert rewrite_overrides(["launcher=slurm", "+hparams_search=optuna", "+experiment=gsm8k_coherence"]) == [
+        "launcher=slurm", "hparams_search=optuna", "experiment=gsm8k_coherence"]
     with pytest.raises(UserError, match="accelerate launch --config_file"):
         rewrite_overrides(["accelerate=zero2"])
 
@@ -140,6 +141,20 @@ def test_missing_engines_are_one_clear_error(clean_env):
     clean_env.setenv("ACCELERATE_USE_DEEPSPEED", "true")
     with pytest.raises(UserError, match="DeepSpeed"):
         scale.check_scale_setup(_compose([]))
+
+
+def test_generation_speed_keys_reach_grpo_config_and_continuous_batching_under_bf16_is_refused(clean_env):
+    from hydra.utils import instantiate
+
+    cfg = _compose(["trainer=gpu", "trainer.cache_implementation=static",
+                    "trainer.generation_kwargs={repetition_penalty: 1.05}"])
+    args = instantiate(cfg.trainer, output_dir="/tmp/alft-test", _convert_="all", use_cpu=True, bf16=False)
+    assert args.cache_implementation == "static" and args.generation_kwargs == {"repetition_penalty": 1.05}
+    assert args.use_transformers_continuous_batching is False  # off: broken upstream under bf16 (README)
+    with pytest.raises(UserError, match="'PagedAttentionCache' object has no attribute 'float'"):
+        scale.check_scale_setup(_compose(["trainer=gpu", "trainer.use_transformers_continuous_batching=true"]))
+    scale.check_scale_setup(_compose(["trainer=gpu", "trainer.use_transformers_continuous_batching=true",
+                                      "trainer.bf16=false"]))
 
 
 def test_qlora_needs_a_gpu(clean_env):

@@ -21,6 +21,8 @@ def test_overridden_hooks_still_exist_in_trl():
         ours = inspect.signature(getattr(CoherenceGRPOTrainer, hook))
         theirs = inspect.signature(getattr(GRPOTrainer, hook))
         assert list(ours.parameters) == list(theirs.parameters), hook
+    # The log hook reads TRL's per-generation-batch mean completion length (alft_cli.telemetry).
+    assert '_metrics[mode]["completions/mean_length"].append' in inspect.getsource(GRPOTrainer._generate)
 
 
 def _args(tmp_path, **kwargs) -> CoherenceGRPOConfig:
