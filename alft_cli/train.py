@@ -50,10 +50,10 @@ def run_train(cfg: DictConfig) -> dict:
     start = time.time()
     out = run_dir()
     # every option first: nothing below loads a model or a dataset before the config is known to be good
+    check_scale_setup(cfg)  # vLLM / DeepSpeed / QLoRA requested but missing (before GRPOConfig needs them)
     objective, args = check_train(cfg, output_dir=str(out), seed=cfg.seed, **_device_overrides(cfg))
     funcs = reward_functions(objective, variant_labels(cfg.transforms), cfg.dataset, args.num_generations)
     resume = resume_checkpoint(cfg.trainer.get("resume_from_checkpoint"), out)
-    check_scale_setup(cfg)  # vLLM / DeepSpeed / QLoRA requested but missing: one clear error
     seed_everything(cfg.seed)
     model_path, model, tokenizer = load_policy(cfg.model)
     train_problems = load_split(cfg.dataset, "train")

@@ -302,7 +302,7 @@ def test_study_on_the_tiny_model_resumes_without_outputs(tmp_path):
     for step in (1, 2):
         rec = json.loads((results / "runs" / "coherence" / "seed0" / f"step{step}.json").read_text())
         assert rec["budget"]["completions_per_step"] == 16 and rec["curve"]["step"] == list(range(1, step + 1))
-        assert len(rec["problems"]) == 6 and rec["metrics"]["greedy"]["n_problems"] == 3
+        assert len(rec["problems"]) == 3 * 4 and rec["metrics"]["greedy"]["n_problems"] == 3  # 3 problems × 4 prompts
         assert rec["metrics"]["sampled"]["pass@1"] == pytest.approx(_problems_pass1(rec))
     assert not list(out.rglob("checkpoint-*")) and not list(out.rglob("final_model"))
     shutil.rmtree(out)

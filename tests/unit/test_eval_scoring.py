@@ -94,7 +94,7 @@ def _eval_cfg(overrides: list[str]):
     (["eval.n=4", "eval.k=[1,4]", "eval.temperature=0"], "greedy samples are identical"),
     (["eval.backend=tgi"], "eval.backend='tgi' is not one of: hf, vllm"),
     (["transforms=[identity,nope]"], "transforms: unknown transform 'nope'"),
-    (["transforms=[]"], "transforms is empty"),
+    (["transforms=[]"], "transforms=[] must be a non-empty list"),
     (["eval.models=[no_such_model]"], "eval.models entry 'no_such_model' is not a model config"),
 ])
 def test_bad_options_are_one_line_user_errors(overrides, message, tmp_path, monkeypatch):

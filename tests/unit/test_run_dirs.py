@@ -20,8 +20,8 @@ def _claim(path: str) -> str:
 
 def test_processes_claiming_the_same_second_get_directories_of_their_own(tmp_path):
     target = str(tmp_path / "outputs" / "train" / "2030-01-02" / "03-04-05")
-    with multiprocessing.get_context("fork").Pool(3) as pool:
-        dirs = pool.map(_claim, [target] * 3)
+    with multiprocessing.get_context("fork").Pool(3, maxtasksperchild=1) as pool:  # one claim per process
+        dirs = pool.map(_claim, [target] * 3, chunksize=1)
     assert sorted(dirs) == [target, f"{target}_2", f"{target}_3"]
     assert unique_dir(target) == f"{target}_4" == unique_dir(target)  # one directory per process and pattern
 
