@@ -20,6 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from alft_cli.data import normalise
 from alft_cli.transforms import make_variants
 
 _NO_EXTRAS = {"allow_parentheses": False, "allow_negation": False}
@@ -57,7 +58,7 @@ def structure(task: str, args: dict) -> dict:
     sample = questions[:2000]
     share = {",".join(v): sum(len(set(make_variants(q, v, seed=0))) == len(v) for q in sample) / len(sample)
              for v in VARIANT_LISTS}
-    return {"distinct_problems": len({" ".join(q.lower().split()) for q in questions}), "distinct_prompt_share": share}
+    return {"distinct_problems": len({normalise(q) for q in questions}), "distinct_prompt_share": share}
 
 
 def evaluate(cid: str, task: str, args: dict, variants: list[str], model: str, out: Path) -> dict:
