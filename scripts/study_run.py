@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import shutil
 import subprocess
@@ -294,7 +295,15 @@ def git_commit(path: Path, message: str) -> None:
             raise RuntimeError(f"git {cmd[0]} of {rel} failed: {proc.stderr.strip() or proc.stdout.strip()}")
 
 
-def run_alft(argv: list[str], run_dir: Path) -> float:
+def child_env(jobs: int) -> dict[str, str]:
+    """The environment of every `alft` run: with N jobs, each gets 1/N of the CPU threads (OMP_NUM_THREADS),
+    since N runs of 2 threads on 2 cores oversubscribe them; an OMP_NUM_THREADS already set wins."""
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    return env
+
+
+def run_alft(argv: list[str], run_dir: Path, env: dict[str, str] | None = None) -> float:
     """Run one `alft` command into run_dir (output in stdout.log); returns its seconds, RuntimeError if failed."""
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir / "stdout.log"
@@ -302,7 +311,7 @@ def run_alft(argv: list[str], run_dir: Path) -> float:
     with log.open("w") as fh:
         fh.write(f"$ {shlex.join(argv)}\n")
         fh.flush()
-        proc = subprocess.run(argv, check=False, cwd=run_dir, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.run(argv, check=False, cwd=run_dir, env=env, stdout=fh, stderr=subprocess.STDOUT)
     if proc.returncode or not (run_dir / "metrics.json").is_file():
         raise RuntimeError(f"exit {proc.returncode}, see {log}")
     return round(time.time() - start, 1)
@@ -397,7 +406,7 @@ class Pipeline:
             shutil.rmtree(u.scratch, ignore_errors=True)  # stale models and eval caches go with it
             with LOCK:
                 argv, commit = u.train_argv(), git_state()
-            seconds = run_alft(argv, u.train_dir)
+            seconds = run_alft(argv, u.train_dir, child_env(u.args.jobs))
             b = budget(yaml.safe_load((u.train_dir / "config.yaml").read_text()),
                        json.loads((u.train_dir / "metrics.json").read_text())["steps"])
             facts = {"command": shlex.join(argv), "commit": commit, "wall_seconds": seconds, "budget": b}
@@ -419,7 +428,7 @@ class Pipeline:
             argv = u.eval_argv(step, which)
             run = Path(argv[-1].split("=", 1)[1])
             commands[which] = shlex.join(argv)
-            seconds[which] = None if (run / "metrics.json").is_file() else run_alft(argv, run)
+            seconds[which] = None if (run / "metrics.json").is_file() else run_alft(argv, run, child_env(u.args.jobs))
         runs = {w: u.scratch / f"step{step}" / f"eval-{w}" for w in EVALS}
         record = {
             "arm": u.arm, "label": ARMS[u.arm][0], "seed": u.seed, "step": step, "protocol": protocol(u.args),

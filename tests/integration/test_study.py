@@ -106,6 +106,15 @@ def test_seed_rule_and_minimum_detectable_effect():
     assert s.seeds_needed(0.07, 0.06, 0.05 / 3, have=6)[0] is None
 
 
+def test_parallel_runs_share_the_cpu_threads(monkeypatch):
+    run = _script("study_run")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(run.os, "cpu_count", lambda: 16)
+    assert [run.child_env(j)["OMP_NUM_THREADS"] for j in (1, 2, 3, 32)] == ["16", "8", "5", "1"]
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert run.child_env(2)["OMP_NUM_THREADS"] == "4"
+
+
 # ---------------------------------------------------------------- arms
 def test_every_arm_trains_one_problem_of_16_completions_per_step():
     run = _script("study_run")
