@@ -1,8 +1,9 @@
 """The pilot of study 2 (docs/results/study2/PILOT.md): the base model on candidate tasks, judged by the gate.
 
-For each candidate reasoning-gym task: the number of distinct problems (normalised questions in 20,000 rows),
-the share of problems whose 4 prompt variants are 4 distinct prompts (2,000 problems, both variant lists),
-and one `alft eval` of the base model (40 held-out problems × 4 variants × 8 samples, T = 0.7, 32 new tokens).
+For each candidate reasoning-gym task: the number of distinct problems (normalised questions in 20,000 rows)
+and how many of them fall on each side of the candidate's hash split, the share of problems whose 4 prompt
+variants are 4 distinct prompts (2,000 problems, both variant lists), and one `alft eval` of the base model
+(the first 40 problems of the deduplicated held-out split × 4 variants × 8 samples, T = 0.7, 32 new tokens).
 Writes docs/results/study2/pilot.json and prints the gate table. Resumable: a candidate whose eval
 metrics.json exists is not evaluated again.
 
@@ -20,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from alft_cli.data import normalise
+from alft_cli.data import in_heldout_share, normalise
 from alft_cli.transforms import make_variants
 
 _NO_EXTRAS = {"allow_parentheses": False, "allow_negation": False}
@@ -33,10 +34,18 @@ CANDIDATES: dict[str, tuple[str, dict]] = {
     "K3": ("basic_arithmetic", {"operators": ["+", "-", "*"], "min_terms": 2, "max_terms": 2, "min_digits": 1,
                                 "max_digits": 1, **_NO_EXTRAS}),
     "K4": ("chain_sum", {"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 2}),
+    # round 2 (PILOT.md): K3's problems (numbers 0-10), 60 % of them held out
+    "K5": ("basic_arithmetic", {"operators": ["+", "-", "*"], "min_terms": 2, "max_terms": 2, "min_digits": 1,
+                                "max_digits": 1, **_NO_EXTRAS}),
 }
+HELDOUT_SHARE = {"K5": 0.6}  # dataset.heldout_share of the hash split (default 0.5)
 VARIANT_LISTS = (["identity", "paraphrase", "reorder", "paraphrase+reorder"],
                  ["identity", "paraphrase", "paraphrase", "paraphrase"])
-GATE = {"pass@1": (0.25, 0.55), "headroom": 0.10, "agreement": 0.70, "distinct_prompts": 0.95, "problems": 400}
+# "problems": distinct problems, round 1; round 2 replaced it by distinct held-out and training problems on
+# the candidate's hash split (PILOT.md: the study evaluates 200 held-out problems and trains on 80).
+GATE = {"pass@1": (0.25, 0.55), "headroom": 0.10, "agreement": 0.70, "distinct_prompts": 0.95, "problems": 400,
+        "heldout_problems": 200, "train_problems": 80}
+ROUND_2 = {"K5"}
 PROTOCOL = {"limit": 40, "n": 8, "temperature": 0.7, "max_new_tokens": 32, "seed": 0}
 
 
@@ -49,8 +58,9 @@ def task_overrides(task: str, args: dict) -> list[str]:
     return [f"dataset.task={task}", "~dataset.task_args", f"+dataset.task_args={{{literal}}}"]
 
 
-def structure(task: str, args: dict) -> dict:
-    """Distinct problems and the distinct-prompt share of each variant list (no model)."""
+def structure(task: str, args: dict, heldout_share: float) -> dict:
+    """Distinct problems (all, held-out and training side of the hash split) and the distinct-prompt share of
+    each variant list (no model)."""
     import reasoning_gym
 
     rows = reasoning_gym.create_dataset(task, size=20_000, seed=1, **args)
@@ -58,15 +68,19 @@ def structure(task: str, args: dict) -> dict:
     sample = questions[:2000]
     share = {",".join(v): sum(len(set(make_variants(q, v, seed=0))) == len(v) for q in sample) / len(sample)
              for v in VARIANT_LISTS}
-    return {"distinct_problems": len({normalise(q) for q in questions}), "distinct_prompt_share": share}
+    keys = {normalise(str(r.get("metadata", {}).get("expression") or r["question"])) for r in rows}
+    heldout = sum(in_heldout_share(k, heldout_share) for k in keys)
+    return {"distinct_problems": len({normalise(q) for q in questions}), "distinct_prompt_share": share,
+            "heldout_share": heldout_share, "distinct_heldout": heldout, "distinct_train": len(keys) - heldout}
 
 
-def evaluate(cid: str, task: str, args: dict, variants: list[str], model: str, out: Path) -> dict:
+def evaluate(cid: str, task: str, args: dict, variants: list[str], model: str, out: Path,
+             heldout_share: float) -> dict:
     run = out / cid
     if not (run / "metrics.json").exists():
         p = PROTOCOL
         cmd = [str(REPO / ".venv" / "bin" / "alft"), "eval", f"model={model}", *task_overrides(task, args),
-               f"eval.limit={p['limit']}", f"eval.n={p['n']}", f"eval.k=[1,{p['n']}]",
+               f"dataset.heldout_share={heldout_share}", f"eval.limit={p['limit']}", f"eval.n={p['n']}", f"eval.k=[1,{p['n']}]",
                f"eval.temperature={p['temperature']}", f"eval.max_new_tokens={p['max_new_tokens']}",
                f"transforms=[{','.join(variants)}]", f"seed={p['seed']}", f"hydra.run.dir={run}"]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -76,12 +90,18 @@ def evaluate(cid: str, task: str, args: dict, variants: list[str], model: str, o
             "unparsed_rate": m["unparsed_rate"], "answer_entropy": m["answer_entropy"]}
 
 
-def gate(r: dict) -> dict[str, bool]:
+def problem_criteria(cid: str, r: dict) -> dict[str, bool]:
+    if cid in ROUND_2:
+        return {"heldout_problems": r["distinct_heldout"] >= GATE["heldout_problems"],
+                "train_problems": r["distinct_train"] >= GATE["train_problems"]}
+    return {"problems": r["distinct_problems"] >= GATE["problems"]}
+
+
+def gate(cid: str, r: dict) -> dict[str, bool]:
     lo, hi = GATE["pass@1"]
     return {"pass@1": lo <= r["pass@1"] <= hi, "headroom": r["maj@8"] - r["pass@1"] >= GATE["headroom"],
             "agreement": r["agreement"] <= GATE["agreement"],
-            "distinct_prompts": r["distinct_prompt_share"] >= GATE["distinct_prompts"],
-            "problems": r["distinct_problems"] >= GATE["problems"]}
+            "distinct_prompts": r["distinct_prompt_share"] >= GATE["distinct_prompts"], **problem_criteria(cid, r)}
 
 
 def main() -> None:
@@ -96,7 +116,8 @@ def main() -> None:
     results = json.loads(a.json.read_text())["candidates"] if a.json.exists() else {}
     for cid in [*a.only, *a.structure_only]:
         task, args = CANDIDATES[cid]
-        r = {"task": task, "task_args": args, **structure(task, args)}
+        share = HELDOUT_SHARE.get(cid, 0.5)
+        r = {"task": task, "task_args": args, **structure(task, args, share)}
         shares = r["distinct_prompt_share"]
         first = ",".join(VARIANT_LISTS[0])
         variants = VARIANT_LISTS[0] if shares[first] >= GATE["distinct_prompts"] else VARIANT_LISTS[1]
@@ -105,12 +126,12 @@ def main() -> None:
         r["distinct_prompt_share_by_list"] = shares
         if cid in a.structure_only:
             r["gate"] = {"distinct_prompts": r["distinct_prompt_share"] >= GATE["distinct_prompts"],
-                         "problems": r["distinct_problems"] >= GATE["problems"]}
+                         **problem_criteria(cid, r)}
             if all(r["gate"].values()):
                 raise SystemExit(f"{cid} passes the structural criteria: evaluate it with the model")
         else:
-            r.update(evaluate(cid, task, args, variants, a.model, a.out))
-            r["gate"] = gate(r)
+            r.update(evaluate(cid, task, args, variants, a.model, a.out, share))
+            r["gate"] = gate(cid, r)
         r["passes"] = all(r["gate"].values())
         results[cid] = r
         a.json.parent.mkdir(parents=True, exist_ok=True)
