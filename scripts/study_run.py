@@ -25,7 +25,8 @@ Scratch (not committed), under --out (default outputs/study/<study>): `alft` run
 <arm>/seed<s>/train/ and <arm>/seed<s>/step<k>/eval-{sampled,greedy}/, each with stdout.log.
 
 Resume: a step<k>.json that exists is never redone, whatever is left in --out; so on a fresh machine
-check out the branch and run the same command. A run whose model is gone (a fresh machine, a deleted
+check out the branch and run the same command. A model or eval left in --out is reused only when the exact
+same command made it (stdout.log's first line, study_train.json). A run whose model is gone (a fresh machine, a deleted
 checkpoint) is trained again in full. --commit `git commit`s each step<k>.json the moment it is
 written (and study.json first). --jobs N runs N (arm, seed) pipelines at once; one SmolLM2-135M run needs
 about 1 GB of memory (and a core; on a GPU several fit). Final models are deleted once all of a run's
@@ -317,6 +318,16 @@ def run_alft(argv: list[str], run_dir: Path, env: dict[str, str] | None = None) 
     return round(time.time() - start, 1)
 
 
+def command_of(run_dir: Path) -> str | None:
+    """The command an `alft` run directory was made by (the first line of its stdout.log), else None."""
+    try:
+        with (run_dir / "stdout.log").open() as fh:
+            line = fh.readline().rstrip("\n")
+    except OSError:
+        return None
+    return line[2:] if line.startswith("$ ") else None
+
+
 def train_curve(train_dir: Path, upto: int) -> dict[str, list]:
     """Per-step columns of train_log.jsonl up to step `upto` (CURVE keys; None where a step lacks one)."""
     rows = [json.loads(x) for x in (train_dir / "train_log.jsonl").read_text().splitlines() if x.strip()]
@@ -402,7 +413,8 @@ class Pipeline:
         if not u.trained:
             return None
         state = u.train_dir / "study_train.json"
-        if not all(u.model_at(s) for s in missing) or not state.is_file():
+        if (not all(u.model_at(s) for s in missing) or not state.is_file()
+                or json.loads(state.read_text())["command"] != shlex.join(u.train_argv())):
             shutil.rmtree(u.scratch, ignore_errors=True)  # stale models and eval caches go with it
             with LOCK:
                 argv, commit = u.train_argv(), git_state()
@@ -428,7 +440,13 @@ class Pipeline:
             argv = u.eval_argv(step, which)
             run = Path(argv[-1].split("=", 1)[1])
             commands[which] = shlex.join(argv)
-            seconds[which] = None if (run / "metrics.json").is_file() else run_alft(argv, run, child_env(u.args.jobs))
+            made_by = command_of(run)
+            if made_by == commands[which] and (run / "metrics.json").is_file():
+                seconds[which] = None  # finished earlier by this very command
+                continue
+            if made_by != commands[which]:  # another protocol's (or no) run: never reused, nor resumed
+                shutil.rmtree(run, ignore_errors=True)
+            seconds[which] = run_alft(argv, run, child_env(u.args.jobs))
         runs = {w: u.scratch / f"step{step}" / f"eval-{w}" for w in EVALS}
         record = {
             "arm": u.arm, "label": ARMS[u.arm][0], "seed": u.seed, "step": step, "protocol": protocol(u.args),

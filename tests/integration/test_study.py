@@ -9,6 +9,7 @@ import importlib.util
 import json
 import math
 import random
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -159,9 +160,10 @@ def fake_alft(calls: list[str]):
     accuracy depends on the arm, seed and step (read from the model path)."""
     from alft_cli.scoring import compute_metrics
 
-    def run_alft(argv: list[str], run_dir: Path) -> float:
+    def run_alft(argv: list[str], run_dir: Path, env: dict | None = None) -> float:
         kv = dict(a.lstrip("+").split("=", 1) for a in argv[2:])
         run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "stdout.log").write_text(f"$ {shlex.join(argv)}\n")
         calls.append(f"{argv[1]} {run_dir.as_posix().split('/out/')[1]}")
         if argv[1] == "train":
             steps, saves = int(kv["trainer.max_steps"]), int(kv.get("trainer.save_steps", 0))
@@ -174,7 +176,7 @@ def fake_alft(calls: list[str]):
                 json.dumps({"step": s, "loss": 0.1, "reward": s / steps, "answers/answer_entropy": 1 - s / steps,
                             "answers/majority_share": 0.5, "answers/unparsed_rate": 0.1, "step_time": 1.0}) + "\n"
                 for s in range(1, steps + 1)))
-            models = ["final_model", *(f"checkpoint-{s}" for s in range(saves, steps + 1, saves) if saves)]
+            models = ["final_model", *(f"checkpoint-{s}" for s in range(saves, steps + 1, saves or steps + 1) if saves)]
             for m in models:
                 (run_dir / m).mkdir()
                 (run_dir / m / "config.json").write_text("{}")
@@ -296,6 +298,28 @@ def test_runner_resumes_from_committed_results_and_the_report_recomputes_them(tm
     report.main([str(results), "--boot", "50"])
     md = (results / "report.md").read_text()
     assert "training or scoring code differs in alft_cli/rewards.py: rerun the affected arms" in md
+
+
+def test_left_over_runs_are_reused_only_by_the_command_that_made_them(tmp_path, monkeypatch):
+    run = _script("study_run")
+    calls: list[str] = []
+    monkeypatch.setattr(run, "REPO", tmp_path)
+    monkeypatch.setattr(run, "run_alft", fake_alft(calls))
+    results, out = tmp_path / "results", tmp_path / "out"
+    argv = ["--study", "t", "--results", str(results), "--out", str(out), "--model", "tiny", "--seeds", "0",
+            "--steps", "2", "--eval-steps", "2", "--eval-limit", "4", "--eval-n", "2", "--arms", "base",
+            "coherence", "--keep-models"]
+    assert run.main(argv) == 0 and len(calls) == 2 + 1 + 2
+    # The results files lost, the scratch kept: the same command reuses every model and eval ...
+    shutil.rmtree(results)
+    calls.clear()
+    assert run.main(argv) == 0 and calls == []
+    # ... another task (a new study in a fresh results directory) trains and evaluates everything again.
+    shutil.rmtree(results)
+    assert run.main([*argv, "--set", "dataset=addition"]) == 0
+    assert len(calls) == 2 + 1 + 2 and calls[0].startswith("eval base/seed0/step0")
+    record = json.loads((results / "runs" / "base" / "seed0" / "step0.json").read_text())
+    assert "dataset=addition" in record["commands"]["sampled"]
 
 
 # ---------------------------------------------------------------- for real, on the tiny model
