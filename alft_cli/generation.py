@@ -31,9 +31,10 @@ def generate(
     progress: str | None = None,
     synced_gpus: bool | None = None,
 ) -> list[list[str]]:
-    """Return `n` completions per chat prompt; temperature 0 means greedy (then n copies are identical).
+    """Return `n` completions per chat prompt; temperature 0 means greedy (one completion, copied n times).
 
-    Prompts are batched in order of length (less padding) and the results put back in input order.
+    Prompts are batched in order of length (less padding) and the results put back in input order; a batch
+    holds `batch_size` sequences. The `n` samples of a prompt share one pass over the prompt (`shared_prefill`).
     `progress` names a progress bar over the completions (shown on a terminal); `synced_gpus` goes to `generate`.
     """
     import torch
@@ -41,19 +42,20 @@ def generate(
 
     texts = render_prompts(tokenizer, prompts)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    expanded = [texts[i] for i in order for _ in range(n)]
+    greedy = temperature <= 0
+    samples = 1 if greedy else n  # sequences generated per prompt
     tokenizer.padding_side = "left"
     model.eval()
     torch.manual_seed(seed)
     outputs: list[str] = []
-    greedy = temperature <= 0
     sampling = {"do_sample": False} if greedy else {"do_sample": True, "temperature": temperature, "top_p": top_p}
-    bar = tqdm(total=len(expanded), desc=progress, unit="completion", disable=None if progress else True)
-    for batch in chunks(expanded, batch_size):
+    bar = tqdm(total=len(texts) * n, desc=progress, unit="completion", disable=None if progress else True)
+    for batch in chunks([texts[i] for i in order], max(1, batch_size // samples)):
         enc = tokenizer(list(batch), return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        inputs = shared_prefill(model, enc, samples) if samples > 1 else dict(enc)
         with torch.inference_mode():
             out = model.generate(
-                **enc,
+                **inputs,
                 max_new_tokens=max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
@@ -61,9 +63,35 @@ def generate(
                 **sampling,
             )
         outputs.extend(tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True))
-        bar.update(len(batch))
+        bar.update(len(batch) * n)
     bar.close()
     results: list[list[str]] = [[] for _ in prompts]
     for rank, i in enumerate(order):
-        results[i] = outputs[rank * n : (rank + 1) * n]
+        results[i] = outputs[rank * samples : (rank + 1) * samples] * (n // samples)
     return results
+
+
+def shared_prefill(model: Any, enc: Any, copies: int) -> dict[str, Any]:
+    """`generate` inputs for `copies` samples of each row of `enc` that run the prompt once: the key/value cache
+    of all but each prompt's last token, computed at the positions `generate` gives them (left padding counted
+    out), repeated `copies` times. With one seed, the samples are the draws of `copies` repeated prompts (up to
+    floating-point rounding), for a `copies`-th of the prompt's compute."""
+    import inspect
+
+    import torch
+    from transformers import DynamicCache
+
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    repeated = {"input_ids": ids.repeat_interleave(copies, 0), "attention_mask": mask.repeat_interleave(copies, 0)}
+    if ids.shape[1] < 2:
+        return repeated
+    params = inspect.signature(model.forward).parameters
+    cache_key = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+    cache = DynamicCache()
+    positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
+              use_cache=True, **{cache_key: cache}, **extra)
+    cache.batch_repeat_interleave(copies)
+    return {**repeated, cache_key: cache}
