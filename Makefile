@@ -47,7 +47,7 @@ wheelhouse: install
 # study2-smoke: 1 seed x 4 steps, small evals, results under outputs/ (never committed).
 STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 STUDY2_ARGS ?=
-STUDY2 := --study study2 --set dataset=addition --steps 80 --eval-steps 40 80 --eval-limit 200 --eval-n 4
+STUDY2 := --study study2 --set dataset=one_digit --steps 80 --eval-steps 40 80 --eval-limit 200 --eval-n 4
 
 study2-base: install
 	$(STUDY_ENV) $(BIN)/python scripts/study_run.py $(STUDY2) --arms base --seeds 0 --commit $(STUDY2_ARGS)
@@ -61,7 +61,7 @@ study2: install
 
 study2-smoke: install
 	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --study study2-smoke --results outputs/study/study2-smoke/results \
-	  --set dataset=addition --seeds 0 --steps 4 --eval-steps 2 4 --eval-limit 10 --eval-n 4 $(STUDY2_ARGS); \
+	  --set dataset=one_digit --seeds 0 --steps 4 --eval-steps 2 4 --eval-limit 10 --eval-n 4 $(STUDY2_ARGS); \
 	status=$$?; $(BIN)/python scripts/study_report.py outputs/study/study2-smoke/results && exit $$status
 
 clean:
