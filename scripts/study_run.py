@@ -27,7 +27,8 @@ Scratch (not committed), under --out (default outputs/study/<study>): `alft` run
 Resume: a step<k>.json that exists is never redone, whatever is left in --out; so on a fresh machine
 check out the branch and run the same command. A model or eval left in --out is reused only when the exact
 same command made it (stdout.log's first line, study_train.json). A run whose model is gone (a fresh machine, a deleted
-checkpoint) is trained again in full. --commit `git commit`s each step<k>.json the moment it is
+checkpoint) is trained again in full; an interrupted training goes on from its newest checkpoint (every
+20 steps). --commit `git commit`s each step<k>.json the moment it is
 written (and study.json first). --jobs N runs N (arm, seed) pipelines at once; one SmolLM2-135M run needs
 about 1 GB of memory (and a core; on a GPU several fit). Final models are deleted once all of a run's
 files are written unless --keep-models. Summarise with scripts/study_report.py.
@@ -61,8 +62,11 @@ PROMPTS = ["identity", "paraphrase", "paraphrase", "paraphrase"]  # 4 distinct t
 TEMPERATURE = 0.7
 # Config keys the arms and evals set (one place to follow a rename).
 TRANSFORMS, EVAL_TRANSFORMS, G = "transforms", "transforms", "trainer.num_generations"
-# Every training run: no built-in greedy held-out pass (the study's greedy eval scores each checkpoint).
-TRAIN_COMMON = ["heldout.size=0"]
+# Every training run: no built-in greedy held-out pass (the study's greedy eval scores each checkpoint); an
+# interrupted one goes on from its newest complete checkpoint when started again (saved every RESUME_EVERY
+# steps, and at every eval step).
+TRAIN_COMMON = ["heldout.size=0", "trainer.resume_from_checkpoint=auto"]
+RESUME_EVERY = 20
 # name -> (label, `alft train` overrides; None: not trained). Filled in per run: {seed}, {transforms} (the
 # study's m distinct prompts), {identical} (identity m times) and {g} (16 / m).
 ARMS: dict[str, tuple[str, list[str] | None]] = {
@@ -223,9 +227,9 @@ class Unit:
         return path if (path / "config.json").is_file() else None
 
     def train_argv(self) -> list[str]:
-        a, saves = self.args, self.args.eval_steps[:-1]
-        save = (["trainer.save_strategy=steps", f"trainer.save_steps={math.gcd(*saves)}",
-                 "trainer.save_total_limit=null"] if saves else [])
+        a = self.args
+        save = ["trainer.save_strategy=steps", f"trainer.save_steps={math.gcd(*a.eval_steps[:-1], RESUME_EVERY)}",
+                "trainer.save_total_limit=null"]
         return [alft_executable(), "train", f"model={a.model}", *train_overrides(self.arm, self.seed, a.transforms),
                 f"seed={self.seed}", f"trainer.max_steps={a.steps}", *save, *TRAIN_COMMON, *a.common,
                 *a.train_set, f"hydra.run.dir={self.train_dir}"]
@@ -412,16 +416,19 @@ class Pipeline:
         u = self.unit
         if not u.trained:
             return None
-        state = u.train_dir / "study_train.json"
-        if (not all(u.model_at(s) for s in missing) or not state.is_file()
-                or json.loads(state.read_text())["command"] != shlex.join(u.train_argv())):
-            shutil.rmtree(u.scratch, ignore_errors=True)  # stale models and eval caches go with it
+        state, command = u.train_dir / "study_train.json", shlex.join(u.train_argv())
+        done = state.is_file() and json.loads(state.read_text())["command"] == command
+        if not done or not all(u.model_at(s) for s in missing):
+            resumed = not done and command_of(u.train_dir) == command  # an interrupted run of this command:
+            if not resumed:  # it goes on from its newest complete checkpoint; else start over
+                shutil.rmtree(u.scratch, ignore_errors=True)  # stale models and eval caches go with it
             with LOCK:
                 argv, commit = u.train_argv(), git_state()
             seconds = run_alft(argv, u.train_dir, child_env(u.args.jobs))
             b = budget(yaml.safe_load((u.train_dir / "config.yaml").read_text()),
                        json.loads((u.train_dir / "metrics.json").read_text())["steps"])
-            facts = {"command": shlex.join(argv), "commit": commit, "wall_seconds": seconds, "budget": b}
+            facts = {"command": shlex.join(argv), "commit": commit, "wall_seconds": seconds, "budget": b,
+                     "resumed": resumed}
             state.write_text(json.dumps(facts, indent=2) + "\n")
             wanted = {s for s in missing if s < u.args.steps}  # the last step's model is final_model
             for ckpt in u.train_dir.glob("checkpoint-*"):

@@ -178,7 +178,7 @@ def fake_alft(calls: list[str]):
                 for s in range(1, steps + 1)))
             models = ["final_model", *(f"checkpoint-{s}" for s in range(saves, steps + 1, saves or steps + 1) if saves)]
             for m in models:
-                (run_dir / m).mkdir()
+                (run_dir / m).mkdir(exist_ok=True)
                 (run_dir / m / "config.json").write_text("{}")
             (run_dir / "metrics.json").write_text(json.dumps({"steps": steps}))
             return 1.0
@@ -320,6 +320,42 @@ def test_left_over_runs_are_reused_only_by_the_command_that_made_them(tmp_path, 
     assert len(calls) == 2 + 1 + 2 and calls[0].startswith("eval base/seed0/step0")
     record = json.loads((results / "runs" / "base" / "seed0" / "step0.json").read_text())
     assert "dataset=addition" in record["commands"]["sampled"]
+
+
+def test_an_interrupted_training_goes_on_from_its_checkpoint(tmp_path, monkeypatch):
+    run = _script("study_run")
+    calls: list[str] = []
+    fake = fake_alft(calls)
+    seen: list[list[str]] = []
+    killed: list[bool] = []
+
+    def interrupted_once(argv, run_dir, env=None):
+        seen.append(sorted(p.name for p in run_dir.iterdir()) if run_dir.is_dir() else [])
+        if argv[1] == "train" and not killed:  # the first training dies after its first checkpoint
+            killed.append(True)
+            run_dir.mkdir(parents=True)
+            (run_dir / "stdout.log").write_text(f"$ {shlex.join(argv)}\n")
+            (run_dir / "checkpoint-20").mkdir()
+            raise RuntimeError("killed")
+        return fake(argv, run_dir, env)
+
+    monkeypatch.setattr(run, "REPO", tmp_path)
+    monkeypatch.setattr(run, "run_alft", interrupted_once)
+    argv = ["--study", "t", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out"), "--model",
+            "tiny", "--seeds", "0", "--steps", "40", "--eval-steps", "40", "--eval-limit", "4", "--eval-n", "2",
+            "--arms", "coherence"]
+    assert run.main(argv) == 1  # the run failed; its directory is kept
+    assert run.main(argv) == 0
+    assert seen[1] == ["checkpoint-20", "stdout.log"] and calls[0] == "train coherence/seed0/train"
+    train = run.Unit("coherence", 0, run.parse_args(argv)).train_argv()
+    assert "trainer.resume_from_checkpoint=auto" in train and "trainer.save_steps=20" in train
+    # a directory another command left behind is not resumed
+    shutil.rmtree(tmp_path / "results")
+    state = tmp_path / "out" / "coherence" / "seed0" / "train" / "study_train.json"
+    assert json.loads(state.read_text())["resumed"] is True
+    seen.clear()
+    assert run.main([*argv, "--train-set", "trainer.learning_rate=1e-5"]) == 0
+    assert seen[0] == []
 
 
 # ---------------------------------------------------------------- for real, on the tiny model
