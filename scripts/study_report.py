@@ -282,6 +282,16 @@ def plot_pass1(cells: dict, labels: dict, out: Path) -> None:
     plt.close(fig)
 
 
+# Protocol keys that only shape training: an untrained model's numbers (the base arm) do not depend on them.
+TRAINING_KEYS = ("steps", "eval_steps", "completions_per_step", "transforms", "train_set", "train_common")
+
+
+def protocol_differs(record: dict, proto: dict) -> bool:
+    """Whether a run's protocol differs from the study's in a key that can change its numbers."""
+    skip = TRAINING_KEYS if record["budget"] is None else ()
+    return any(record["protocol"].get(k) != v for k, v in proto.items() if k not in skip)
+
+
 def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
     """Write report.md, report.json, curves.png and pass_at_1.png into out_dir; returns report.md."""
     study = json.loads((results / "study.json").read_text())
@@ -291,7 +301,7 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
     runs = load_runs(results)
     arms = [a for a in study["arms"] if a in runs] + [a for a in runs if a not in study["arms"]]
     warnings = [f"{a}/seed{s}/step{k}: protocol differs from study.json" for a in runs for s, st in runs[a].items()
-                for k, r in st.items() if r["protocol"] != proto]
+                for k, r in st.items() if protocol_differs(r, proto)]
 
     def at(arm: str, k: int) -> list[dict]:
         return [st[k] for _, st in sorted(runs[arm].items()) if k in st]

@@ -286,6 +286,21 @@ def test_runner_resumes_from_committed_results_and_the_report_recomputes_them(tm
     for png in ("curves.png", "pass_at_1.png"):
         assert (results / png).read_bytes()[:4] == b"\x89PNG"
 
+    # A protocol change that only shapes training leaves the untrained base arm's files valid; others do not.
+    study_file = results / "study.json"
+    original = study_file.read_text()
+    study = json.loads(original)
+    study["protocol"]["train_common"] = [*study["protocol"]["train_common"], "trainer.logging_steps=1"]
+    study_file.write_text(json.dumps(study))
+    report.main([str(results), "--boot", "50"])
+    warned = [x for x in (results / "report.md").read_text().splitlines() if "protocol differs" in x]
+    assert warned and not any("base/" in x for x in warned) and any("coherence/seed0/step1" in x for x in warned)
+    study["protocol"]["eval_limit"] = 7
+    study_file.write_text(json.dumps(study))
+    report.main([str(results), "--boot", "50"])
+    assert "base/seed0/step0: protocol differs from study.json" in (results / "report.md").read_text()
+    study_file.write_text(original)
+
     # Runs from two commits that differ in training code are flagged.
     assert "identical in alft_cli, conf, pyproject.toml" in md
     (repo / "alft_cli").mkdir()
