@@ -80,7 +80,8 @@ def evaluate(cid: str, task: str, args: dict, variants: list[str], model: str, o
     if not (run / "metrics.json").exists():
         p = PROTOCOL
         cmd = [str(REPO / ".venv" / "bin" / "alft"), "eval", f"model={model}", *task_overrides(task, args),
-               f"dataset.heldout_share={heldout_share}", f"eval.limit={p['limit']}", f"eval.n={p['n']}", f"eval.k=[1,{p['n']}]",
+               f"dataset.heldout_share={heldout_share}", f"eval.limit={p['limit']}", f"eval.n={p['n']}",
+               f"eval.k=[1,{p['n']}]",
                f"eval.temperature={p['temperature']}", f"eval.max_new_tokens={p['max_new_tokens']}",
                f"transforms=[{','.join(variants)}]", f"seed={p['seed']}", f"hydra.run.dir={run}"]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

@@ -26,10 +26,10 @@ Scratch (not committed), under --out (default outputs/study/<study>): `alft` run
 
 Resume: a step<k>.json that exists is never redone, whatever is left in --out; so on a fresh machine
 check out the branch and run the same command. A model or eval left in --out is reused only when the exact
-same command made it (stdout.log's first line, study_train.json). A run whose model is gone (a fresh machine, a deleted
-checkpoint) is trained again in full; an interrupted training goes on from its newest checkpoint (every
-20 steps). --commit `git commit`s each step<k>.json the moment it is
-written (and study.json first). --jobs N runs N (arm, seed) pipelines at once; one SmolLM2-135M run needs
+same command made it (stdout.log's first line, study_train.json). A run whose model is gone (a fresh
+machine, a deleted checkpoint) is trained again in full; an interrupted training goes on from its newest
+checkpoint (every 20 steps). --commit `git commit`s each step<k>.json the moment it is written (and
+study.json first). --jobs N runs N (arm, seed) pipelines at once; one SmolLM2-135M run needs
 about 1 GB of memory (and a core; on a GPU several fit). Final models are deleted once all of a run's
 files are written unless --keep-models. Summarise with scripts/study_report.py.
 
@@ -416,18 +416,19 @@ class Pipeline:
         u = self.unit
         if not u.trained:
             return None
-        state, command = u.train_dir / "study_train.json", shlex.join(u.train_argv())
+        state, argv = u.train_dir / "study_train.json", u.train_argv()
+        command = shlex.join(argv)
         done = state.is_file() and json.loads(state.read_text())["command"] == command
         if not done or not all(u.model_at(s) for s in missing):
             resumed = not done and command_of(u.train_dir) == command  # an interrupted run of this command:
             if not resumed:  # it goes on from its newest complete checkpoint; else start over
                 shutil.rmtree(u.scratch, ignore_errors=True)  # stale models and eval caches go with it
             with LOCK:
-                argv, commit = u.train_argv(), git_state()
+                commit = git_state()
             seconds = run_alft(argv, u.train_dir, child_env(u.args.jobs))
             b = budget(yaml.safe_load((u.train_dir / "config.yaml").read_text()),
                        json.loads((u.train_dir / "metrics.json").read_text())["steps"])
-            facts = {"command": shlex.join(argv), "commit": commit, "wall_seconds": seconds, "budget": b,
+            facts = {"command": command, "commit": commit, "wall_seconds": seconds, "budget": b,
                      "resumed": resumed}
             state.write_text(json.dumps(facts, indent=2) + "\n")
             wanted = {s for s in missing if s < u.args.steps}  # the last step's model is final_model
