@@ -13,7 +13,8 @@ temperature; only the objective and how the 16 completions split over prompts di
 
 Each model is scored twice on the held-out split: `sampled` (--eval-n samples per problem and variant at
 temperature 0.7 under --eval-transforms: pass@1, maj@n, pass@n, answer entropy, cross-variant agreement)
-and `greedy` (1 greedy sample of the identity prompt). A trained arm saves a checkpoint at every
+and `greedy` (1 greedy sample of the identity prompt), every model in the precision the runs train in (the
+--model config's dtype; a bare `model=<path>` would take conf/model/hub.yaml's bfloat16). A trained arm saves a checkpoint at every
 --eval-steps point before the last, evaluates it and deletes it; the last point is the final model.
 
 Results (committed; numbers only, no models), under --results (default docs/results/<study>):
@@ -243,7 +244,8 @@ class Unit:
                    f"{EVAL_TRANSFORMS}=[{','.join(a.eval_transforms)}]"]
         else:
             how = ["eval.n=1", "eval.k=[1]", "eval.temperature=0", f"{EVAL_TRANSFORMS}=[identity]"]
-        return [alft_executable(), "eval", f"model={model}", f"eval.limit={a.eval_limit}", *how,
+        return [alft_executable(), "eval", f"model={model}", f"model.dtype={a.model_dtype}",
+                f"eval.limit={a.eval_limit}", *how,
                 f"eval.max_new_tokens={a.max_new_tokens}", f"seed={self.seed}", *a.common, *a.eval_set,
                 f"hydra.run.dir={self.scratch / f'step{step}' / f'eval-{which}'}"]
 
@@ -386,6 +388,7 @@ def eval_metrics(run: Path) -> dict:
     m = json.loads((run / "metrics.json").read_text())
     out = {k: m[k] for k in m if k in keep or k.startswith(("pass@", "maj@")) and not k.endswith("_ci")}
     out["checker_version"] = m.get("protocol", {}).get("checker_version")
+    out["dtype"] = m.get("protocol", {}).get("dtype")
     return out
 
 
@@ -508,6 +511,7 @@ def check_plan(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.model_dtype = compose_train([f"model={args.model}", *args.common, *args.train_set])["model"]["dtype"]
     units = [Unit(arm, seed, args) for seed in args.seeds for arm in args.arms]
     if args.dry_run:
         for u in units:

@@ -239,6 +239,8 @@ def test_runner_resumes_from_committed_results_and_the_report_recomputes_them(tm
     assert rec["curve"]["step"] == [1] and not rec["commit"]["train"]["dirty"]
     assert _git(repo, "cat-file", "-t", rec["commit"]["train"]["commit"]).strip() == "commit"
     assert "checkpoint-1" in rec["commands"]["sampled"] and "final_model" not in rec["commands"]["greedy"]
+    # every model is scored in the training precision (tiny: float32), not hub.yaml's bfloat16 for a path
+    assert all("model.dtype=float32" in rec["commands"][w] for w in ("sampled", "greedy"))
     ids = [p["id"] for p in rec["problems"]]
     assert len(ids) == 12 and {p["variant"] for p in rec["problems"]} == {"identity", "paraphrase"}
     assert rec["metrics"]["sampled"]["pass@1"] == pytest.approx(_problems_pass1(rec))
@@ -388,6 +390,7 @@ def test_study_on_the_tiny_model_resumes_without_outputs(tmp_path):
         assert rec["budget"]["completions_per_step"] == 16 and rec["curve"]["step"] == list(range(1, step + 1))
         assert len(rec["problems"]) == 3 * 4 and rec["metrics"]["greedy"]["n_problems"] == 3  # 3 problems × 4 prompts
         assert rec["metrics"]["sampled"]["pass@1"] == pytest.approx(_problems_pass1(rec))
+        assert rec["metrics"]["sampled"]["dtype"] == rec["metrics"]["greedy"]["dtype"] == "float32"  # as trained
     assert not list(out.rglob("checkpoint-*")) and not list(out.rglob("final_model"))
     shutil.rmtree(out)
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True).stdout
