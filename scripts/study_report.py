@@ -179,6 +179,24 @@ def provenance(runs: dict) -> tuple[dict, list[str], str]:
     return per_arm, warnings, note
 
 
+def precision_warnings(runs: dict) -> list[str]:
+    """A warning when evals were scored in different precisions (dtype), or some do not record theirs."""
+    found = defaultdict(list)
+    for arm, seeds in runs.items():
+        for seed, steps in seeds.items():
+            for step, rec in steps.items():
+                for which, m in rec["metrics"].items():
+                    found[m.get("dtype")].append(f"{arm}/seed{seed}/step{step} {which}")
+    unrecorded = found.pop(None, [])
+    out = []
+    if len(found) > 1:
+        out.append("evals ran in different precisions (" + "; ".join(
+            f"{dtype}: {len(where)}, e.g. {where[0]}" for dtype, where in sorted(found.items())) + ")")
+    if unrecorded:
+        out.append(f"{len(unrecorded)} eval(s) do not record their precision, e.g. {unrecorded[0]}")
+    return out
+
+
 def _training_diff(commits: list[str]) -> list[str] | None:
     """Files under TRAINING_FILES that differ between the first commit and each other one (None: git failed)."""
     files: set[str] = set()
@@ -329,7 +347,7 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
     rule = seed_rule(by_arm, args)
     commits, commit_warnings, commit_note = provenance(runs)
     budget_rows, budget_bad = budget_check(runs, proto["steps"])
-    warnings += commit_warnings + [f"budget differs: {b}" for b in budget_bad]
+    warnings += commit_warnings + precision_warnings(runs) + [f"budget differs: {b}" for b in budget_bad]
 
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_curves(runs, labels, step, args.smooth, out_dir / "curves.png")

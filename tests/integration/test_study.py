@@ -194,7 +194,8 @@ def fake_alft(calls: list[str]):
         (run_dir / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         ks = [1, n] if n > 1 else [1]
         (run_dir / "metrics.json").write_text(json.dumps({**compute_metrics(rows, ks),
-                                                          "protocol": {"checker_version": "test"}}))
+                                                          "protocol": {"checker_version": "test",
+                                                                       "dtype": kv.get("model.dtype")}}))
         return 1.0
 
     return run_alft
@@ -377,6 +378,23 @@ def test_an_interrupted_training_goes_on_from_its_checkpoint(tmp_path, monkeypat
 
 # ---------------------------------------------------------------- for real, on the tiny model
 @pytest.mark.slow
+def test_report_warns_when_evals_ran_in_different_precisions():
+    report = _script("study_report")
+
+    def rec(*dtypes):
+        return {"metrics": {w: {"dtype": d} if d else {} for w, d in zip(("sampled", "greedy"), dtypes)}}
+
+    same = {"base": {0: {0: rec("float32", "float32")}}, "coherence": {0: {80: rec("float32", "float32")}}}
+    assert report.precision_warnings(same) == []
+    mixed = {**same, "random": {3: {40: rec("bfloat16", "float32")}}}
+    assert report.precision_warnings(mixed) == [
+        "evals ran in different precisions (bfloat16: 1, e.g. random/seed3/step40 sampled; float32: 5, e.g. "
+        "base/seed0/step0 sampled)"]
+    old = {**same, "majority": {1: {80: rec(None, None)}}}
+    assert report.precision_warnings(old) == [
+        "2 eval(s) do not record their precision, e.g. majority/seed1/step80 sampled"]
+
+
 def test_study_on_the_tiny_model_resumes_without_outputs(tmp_path):
     results, out = tmp_path / "results", tmp_path / "out"
     cmd = [sys.executable, str(REPO / "scripts" / "study_run.py"), "--study", "t", "--results", str(results),
