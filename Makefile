@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled TOKENIZERS_PARALLELISM=false
 
-.PHONY: install demo test test-fast lint bench wheelhouse study2-base study2 study2-smoke clean
+.PHONY: install demo test test-fast lint bench wheelhouse study2-tree study2-base study2 study2-merge study2-smoke clean
 
 install: $(VENV)/.installed
 
@@ -41,23 +41,34 @@ wheelhouse: install
 	$(BIN)/python scripts/wheelhouse.py --out wheelhouse --python $(WHEEL_PYTHON) --extras "$(WHEEL_EXTRAS)"
 
 # The pre-registered study v2 of issue 12 (docs/results/README.md): 5 trained arms + base at equal budget
-# (1 problem x 16 completions per step), evaluated at steps 40 and 80. Each evaluated model's numbers land in
-# docs/results/study2/runs/ and are committed at once (--commit); run the target again, on any machine with this
-# branch checked out, to resume. STUDY2_ARGS adds options (the task: --set KEY=VALUE ..., --jobs N, --seeds ...).
-# study2-smoke: 1 seed x 4 steps, small evals, results under outputs/ (never committed).
+# (1 problem x 16 completions per step), evaluated at steps 40 and 80. Study 2 trains and scores with the code of
+# one commit, STUDY2_CODE (PLAN.md), in its own git worktree and venv (STUDY2_TREE, branch study2-runs), so later
+# changes to alft never mix into its runs. Each evaluated model's numbers land in docs/results/study2/runs/ there
+# and are committed on study2-runs at once (--commit); `make study2-merge` (also run after `make study2`) merges
+# them here. Run the target again, on any machine with this repository, to resume. STUDY2_ARGS adds options
+# (--jobs N, --seeds ...). study2-smoke: this checkout's code, 1 seed x 4 steps, small evals, results under outputs/.
 STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 STUDY2_ARGS ?=
-STUDY2 := --study study2 --set dataset=one_digit --steps 80 --eval-steps 40 80 --eval-limit 200 --eval-n 4
+STUDY2_CODE ?= d0c5e27
+STUDY2_TREE ?= ../study2
 
-study2-base: install
-	$(STUDY_ENV) $(BIN)/python scripts/study_run.py $(STUDY2) --arms base --seeds 0 --commit $(STUDY2_ARGS)
+study2-tree:
+	@if [ ! -d $(STUDY2_TREE) ]; then \
+	  if git rev-parse -q --verify study2-runs >/dev/null || git rev-parse -q --verify origin/study2-runs >/dev/null; \
+	  then git worktree add $(STUDY2_TREE) study2-runs; \
+	  else git worktree add -b study2-runs $(STUDY2_TREE) $(STUDY2_CODE) && \
+	    git -C $(STUDY2_TREE) checkout $$(git rev-parse HEAD) -- docs/results/study2 && \
+	    { git -C $(STUDY2_TREE) diff --cached --quiet || \
+	      git -C $(STUDY2_TREE) commit -qm "study2: results so far, from $$(git rev-parse --short HEAD)"; }; fi; fi
+	@test -z "$$(git -C $(STUDY2_TREE) diff --name-only $(STUDY2_CODE) HEAD -- alft_cli conf pyproject.toml)" || \
+	  { echo "$(STUDY2_TREE) does not hold study 2's code ($(STUDY2_CODE)) in alft_cli, conf, pyproject.toml"; exit 1; }
 
-study2: install
-	$(STUDY_ENV) $(BIN)/python scripts/study_run.py $(STUDY2) --arms coherence coherence_null majority random \
-	  --seeds 0 1 2 3 4 5 --commit $(STUDY2_ARGS); status=$$?; \
-	$(STUDY_ENV) $(BIN)/python scripts/study_run.py $(STUDY2) --arms correctness --seeds 0 1 2 --commit \
-	  $(STUDY2_ARGS) || status=$$?; \
-	$(BIN)/python scripts/study_report.py docs/results/study2 --effect 0.05 && exit $$status
+study2-base study2: study2-tree
+	$(MAKE) -C $(STUDY2_TREE) $@ STUDY2_ARGS="$(STUDY2_ARGS)"; status=$$?; $(MAKE) study2-merge && exit $$status
+
+study2-merge:
+	git merge --no-edit study2-runs
+	$(BIN)/python scripts/study_report.py docs/results/study2 --effect 0.05
 
 study2-smoke: install
 	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --study study2-smoke --results outputs/study/study2-smoke/results \
