@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled TOKENIZERS_PARALLELISM=false
 
-.PHONY: install demo test test-fast lint bench wheelhouse study2-tree study2-base study2 study2-merge study2-smoke clean
+.PHONY: install demo test test-fast lint bench wheelhouse study2-tree study2-base study2 study2-base-here study2-here study2-merge study2-smoke clean
 
 install: $(VENV)/.installed
 
@@ -64,7 +64,18 @@ study2-tree:
 	  { echo "$(STUDY2_TREE) does not hold study 2's code ($(STUDY2_CODE)) in alft_cli, conf, pyproject.toml"; exit 1; }
 
 study2-base study2: study2-tree
-	$(MAKE) -C $(STUDY2_TREE) $@ STUDY2_ARGS="$(STUDY2_ARGS)"; status=$$?; $(MAKE) study2-merge && exit $$status
+	$(MAKE) -C $(STUDY2_TREE) $@-here STUDY2_ARGS="$(STUDY2_ARGS)"; status=$$?; $(MAKE) study2-merge && exit $$status
+
+# what study2-base and study2 run inside the worktree
+STUDY2 := --study study2 --set dataset=one_digit --steps 80 --eval-steps 40 80 --eval-limit 200 --eval-n 4
+study2-base-here: install
+	$(STUDY_ENV) $(BIN)/python scripts/study_run.py $(STUDY2) --arms base --seeds 0 --commit $(STUDY2_ARGS)
+
+study2-here: install
+	$(STUDY_ENV) $(BIN)/python scripts/study_run.py $(STUDY2) --arms coherence coherence_null majority random \
+	  --seeds 0 1 2 3 4 5 --commit $(STUDY2_ARGS); status=$$?; \
+	$(STUDY_ENV) $(BIN)/python scripts/study_run.py $(STUDY2) --arms correctness --seeds 0 1 2 --commit \
+	  $(STUDY2_ARGS) || status=$$?; exit $$status
 
 study2-merge:
 	git merge --no-edit study2-runs
