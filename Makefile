@@ -49,7 +49,7 @@ wheelhouse: install
 # (--jobs N, --seeds ...). study2-smoke: this checkout's code, 1 seed x 4 steps, small evals, results under outputs/.
 STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 STUDY2_ARGS ?=
-STUDY2_CODE ?= d0c5e27
+STUDY2_CODE ?= 871ce77
 STUDY2_TREE ?= ../study2
 
 study2-tree:
