@@ -128,8 +128,10 @@ def check_backend(opts: Any, key: str) -> None:
 def make_backend(opts: Any, model_cfg: Any, path: Path, sampling: Sampling, key: str) -> Backend:
     """The backend `opts.backend` (an eval/sample config node) for the model at `path` (`model_cfg`'s
     resolved directory); `key` names the config node in errors."""
+    from alft_cli.models import model_dtype
+
     check_backend(opts, key)
-    dtype = str(model_cfg.get("dtype", "float32"))
+    dtype = model_dtype(model_cfg, path)
     if opts.backend == "vllm":
         return VLLMBackend(path, dtype, sampling, dict(opts.get("vllm") or {}))
     return HFBackend(path, dtype, sampling, opts.batch_size, str(opts.get("device", "auto")))

@@ -32,6 +32,12 @@ def normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+def task_key(row: dict) -> str:
+    """What makes two rows of a reasoning-gym task the same problem: the normalised expression (its metadata)
+    when it has one, else the normalised question."""
+    return normalise(str(row.get("metadata", {}).get("expression") or row["question"]))
+
+
 @dataclass(frozen=True)
 class Problem:
     uid: str
@@ -207,7 +213,7 @@ def _reasoning_gym(dcfg: Any, split: str) -> list[Problem]:
     for i, row in zip(range(budget), rows):
         if len(problems) == size:
             break
-        key = normalise(str(row.get("metadata", {}).get("expression") or row["question"]))
+        key = task_key(row)
         if mode == "hash" and (in_heldout_share(key, share) != (split == "heldout")
                                or split == "heldout" and key in keys):
             continue

@@ -77,7 +77,7 @@ def model_entries(cfg: DictConfig) -> list[tuple[str, Any]]:
             entries.append((name, OmegaConf.load(conf_dir() / "model" / f"{name}.yaml")))
         elif "/" in name or Path(name).expanduser().exists():
             hub = OmegaConf.load(conf_dir() / "model" / "hub.yaml")
-            entries.append((name, OmegaConf.merge(hub, {"name_or_path": name, "dtype": cfg.model.dtype})))
+            entries.append((name, OmegaConf.merge(hub, {"name_or_path": name})))
         else:
             raise UserError(f"eval.models entry {name!r} is not a model config ({', '.join(choices)}), "
                             "a local directory or a hub id")
@@ -93,11 +93,14 @@ def _slug(i: int, label: str) -> str:
     return f"{i}-" + re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_.")[-48:]
 
 
-def generation_protocol(cfg: DictConfig, label: str, model_cfg: Any) -> dict:
-    """What decides which completions are generated (with the model path: the resume key)."""
+def generation_protocol(cfg: DictConfig, label: str, model_cfg: Any, path: Path) -> dict:
+    """What decides which completions are generated for the model at `path`: the resume key."""
+    from alft_cli.models import model_dtype
+
     e, d = cfg.eval, cfg.dataset
     return {
-        "model_label": label, "model_source": model_cfg.source, "dtype": str(model_cfg.get("dtype", "float32")),
+        "model": str(path), "model_label": label, "model_source": model_cfg.source,
+        "dtype": model_dtype(model_cfg, path),
         "dataset": OmegaConf.to_container(d, resolve=True), "split": e.split,
         "prompt_template": d.prompt.template, "system_prompt": d.prompt.get("system"), "shots": 0,
         "transforms": list(cfg.transforms), "n": int(e.n), "temperature": float(e.temperature),
@@ -112,7 +115,7 @@ def generate_rows(cfg: DictConfig, label: str, model_cfg: Any, jobs: Sequence[Jo
 
     e = cfg.eval
     path = resolve_model(model_cfg)
-    protocol = {"model": str(path), **generation_protocol(cfg, label, model_cfg)}
+    protocol = generation_protocol(cfg, label, model_cfg, path)
     done, meta = _load_cache(out, protocol)
     todo = [j for j in jobs if (j.uid, j.variant) not in done]
     if len(todo) < len(jobs):

@@ -88,7 +88,7 @@ def shared_prefill(model: Any, enc: Any, copies: int) -> dict[str, Any]:
     params = inspect.signature(model.forward).parameters
     cache_key = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
     extra = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
-    cache = DynamicCache()
+    cache = DynamicCache(config=model.config)  # per-layer kinds: sliding-window layers keep only their window
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
     with torch.inference_mode():
         model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],

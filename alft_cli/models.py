@@ -263,6 +263,16 @@ def load_tokenizer(path: Path) -> Any:
     return tokenizer
 
 
+def model_dtype(model_cfg: Any, path: Path) -> str:
+    """`model.dtype` of the checkpoint at `path`; `auto` is the precision it was saved in (its config.json's
+    dtype, float32 when it records none), so a model trained in float32 is loaded in float32."""
+    dtype = str(model_cfg.get("dtype", "float32"))
+    if dtype != "auto":
+        return dtype
+    config = json.loads((path / "config.json").read_text())
+    return str(config.get("dtype") or config.get("torch_dtype") or "float32").removeprefix("torch.")
+
+
 def load_model_and_tokenizer(path: Path, dtype: str = "float32") -> tuple[Any, Any]:
     """Load a causal LM and its tokenizer (``load_tokenizer``)."""
     import torch
@@ -290,7 +300,7 @@ def load_policy(model_cfg: Any) -> tuple[Path, Any, Any]:
     path = resolve_model(model_cfg)
     if rank == 0:
         dist.barrier()
-    dtype = model_cfg.get("dtype", "float32")
+    dtype = model_dtype(model_cfg, path)
     if not lora_options(model_cfg).get("load_in_4bit"):
         return (path, *load_model_and_tokenizer(path, dtype))
     import torch

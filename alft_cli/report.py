@@ -24,7 +24,8 @@ def _columns(results: Sequence[Result]) -> list[str]:
     keys = {k for _, m in results for k in m}
     ranked = sorted((k for k in keys if re.fullmatch(r"(pass|maj)@\d+", k)),
                     key=lambda k: (k.startswith("maj"), int(k.split("@")[1])))
-    return ["n_problems", *ranked, *(k for k in _TAIL if k in keys)]
+    undecided = ["undecided_rate"] if any(m.get("undecided_rate") for _, m in results) else []  # only when it bites
+    return ["n_problems", *ranked, *(k for k in _TAIL if k in keys), *undecided]
 
 
 def _cell(metrics: dict, key: str) -> str:

@@ -43,7 +43,7 @@ def run_train(cfg: DictConfig) -> dict:
     import datasets
 
     from alft_cli.callbacks import JsonlMetricsCallback
-    from alft_cli.models import load_policy
+    from alft_cli.models import load_policy, model_dtype
     from alft_cli.scale import check_scale_setup, peft_config, save_final_model
     from alft_cli.trainer import CoherenceGRPOTrainer
 
@@ -76,7 +76,7 @@ def run_train(cfg: DictConfig) -> dict:
     trainer.telemetry.record_peaks(trainer.accelerator.device)  # the pass's memory peak is not step 1's
     trainer.train(resume_from_checkpoint=resume)
     final = out / "final_model"
-    save_final_model(trainer, final, model_path, cfg.model.get("dtype", "float32"))  # LoRA: merged
+    save_final_model(trainer, final, model_path, model_dtype(cfg.model, model_path))  # LoRA: merged
     if is_main_process():
         tokenizer.save_pretrained(final)
 

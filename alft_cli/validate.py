@@ -22,6 +22,7 @@ from alft_cli.errors import UserError
 OBJECTIVE_KEYS = ("name", "params", "answer_weight", "correctness_weight")
 MINIMAX_UNBOUNDED_MAX_G = 8  # the unbounded minimax table stays small (|r̂| ≤ 4.5) up to G = 8; 139 at G = 16
 SPLITS = ("train", "heldout")
+DTYPES = ("float32", "bfloat16", "float16", "auto")  # auto: the checkpoint's own (alft_cli.models.model_dtype)
 
 
 # ----- scalar checks ----------------------------------------------------------------------------------
@@ -44,6 +45,12 @@ def number(value: Any, key: str, minimum: float, *, strict: bool = False, maximu
         bound = f"{'>' if strict else '>='} {minimum:g}" + ("" if maximum is None else f" and <= {maximum:g}")
         raise UserError(f"{key}={value!r} must be a finite number {bound}")
     return float(value)
+
+
+def check_model(model_cfg: Any) -> None:
+    """The model options every command shares."""
+    if model_cfg.get("dtype", "float32") not in DTYPES:
+        raise UserError(f"model.dtype={model_cfg.dtype!r} is not one of: {', '.join(DTYPES)}")
 
 
 # ----- objective --------------------------------------------------------------------------------------
@@ -193,6 +200,7 @@ def check_train(cfg: DictConfig, **fixed: Any) -> tuple[ObjectiveConfig, Any]:
     from alft_cli.data import variant_labels
     from alft_cli.trainer import check_answer_level
 
+    check_model(cfg.model)
     check_dataset(cfg.dataset)
     h = cfg.heldout
     integer(h.size, "heldout.size", 0, null="the whole held-out split")
@@ -237,6 +245,7 @@ def check_eval(cfg: DictConfig) -> list[int]:
     if e.completions_file:
         integer(e.show, "eval.show", 0)
         return ks
+    check_model(cfg.model)
     _check_generation(e, "eval", cfg.dataset)
     variant_labels(cfg.transforms)
     if max(ks) > e.n:
@@ -251,5 +260,6 @@ def check_sample(cfg: DictConfig) -> None:
     """The sample options."""
     from alft_cli.data import variant_labels
 
+    check_model(cfg.model)
     _check_generation(cfg.sample, "sample", cfg.dataset)
     variant_labels(cfg.transforms)

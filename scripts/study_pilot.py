@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from alft_cli.data import in_heldout_share, normalise
+from alft_cli.data import in_heldout_share, normalise, task_key
 from alft_cli.transforms import make_variants
 
 _NO_EXTRAS = {"allow_parentheses": False, "allow_negation": False}
@@ -68,7 +68,7 @@ def structure(task: str, args: dict, heldout_share: float) -> dict:
     sample = questions[:2000]
     share = {",".join(v): sum(len(set(make_variants(q, v, seed=0))) == len(v) for q in sample) / len(sample)
              for v in VARIANT_LISTS}
-    keys = {normalise(str(r.get("metadata", {}).get("expression") or r["question"])) for r in rows}
+    keys = {task_key(r) for r in rows}
     heldout = sum(in_heldout_share(k, heldout_share) for k in keys)
     return {"distinct_problems": len({normalise(q) for q in questions}), "distinct_prompt_share": share,
             "heldout_share": heldout_share, "distinct_heldout": heldout, "distinct_train": len(keys) - heldout}

@@ -162,3 +162,26 @@ def test_vllm_backend_gets_the_same_sampling_parameters(tmp_path, monkeypatch, f
     hists = _jsonl(sample_dir / "histograms.jsonl")
     assert [(h["variant"], h["counts"]) for h in hists[:2]] == [("identity", {"11": 1, "12": 1}),
                                                                ("paraphrase", {"11": 1, "12": 1})]
+
+
+def test_a_checkpoint_path_is_scored_in_the_precision_it_was_saved_in(tmp_path, monkeypatch):
+    """`model=<dir>` (hub.yaml, dtype auto) loads the dtype in the checkpoint's config.json; model.dtype= wins."""
+    from alft_cli.models import build_tiny_model, load_model_and_tokenizer
+
+    monkeypatch.chdir(tmp_path)
+    full = build_tiny_model(dict(_cfg("eval", ["model=tiny"]).model.tiny))
+    model, tokenizer = load_model_and_tokenizer(full, "bfloat16")
+    half = tmp_path / "half"
+    model.save_pretrained(half)
+    tokenizer.save_pretrained(half)
+    loaded: list[str] = []
+    monkeypatch.setattr(generation, "generate", lambda model, *a, **kw: loaded.append(str(model.dtype)) or
+                        GENERATE(model, *a, **kw))
+    data = ["dataset=jsonl", f"dataset.path={_sums(tmp_path)}", "dataset.heldout_size=2"]
+    cases = ((full, [], "float32"), (half, [], "bfloat16"), (full, ["model.dtype=bfloat16"], "bfloat16"))
+    for i, (path, extra, dtype) in enumerate(cases):
+        loaded.clear()
+        (tmp_path / str(i)).mkdir()
+        monkeypatch.chdir(tmp_path / str(i))  # the run directory
+        metrics = run_eval(_cfg("eval", [*FAST[1:], "model=hub", f"model.name_or_path={path}", *data, *extra]))
+        assert metrics["protocol"]["dtype"] == dtype and set(loaded) == {f"torch.{dtype}"}, (path, extra)

@@ -167,3 +167,12 @@ def test_arithmetic_without_reasoning_gym_is_one_clear_error(monkeypatch):
     dcfg = OmegaConf.load(conf_dir() / "dataset" / "arithmetic.yaml")
     with pytest.raises(UserError, match=r"pip install 'alft\[arithmetic\]'"):
         load_split(dcfg, "heldout")
+
+
+def test_a_reasoning_gym_problem_is_its_expression_else_its_question():
+    from alft_cli.data import task_key
+
+    same = [{"question": "What is 3 + 4?", "metadata": {"expression": "3 + 4"}},
+            {"question": "Compute 3  +  4.", "metadata": {"expression": "3  +  4"}}]
+    assert task_key(same[0]) == task_key(same[1]) == "3 + 4"
+    assert task_key({"question": "Ｗhat  is 3+4?", "metadata": {}}) == "what is 3+4?"  # NFKC, case, spaces

@@ -81,6 +81,9 @@ def test_summary_table_has_one_row_per_model_with_cis():
     assert table[0].startswith("| model | n_problems | pass@1 | pass@4 | maj@1 | maj@4 | greedy_accuracy")
     assert table[2].startswith("| modelA | 2 | 0.375 [") and "| – |" in table[2]
     assert table[3].startswith("| modelB |") and "| 0.250 |" in table[3]
+    assert "undecided_rate" not in table[0]  # 0 everywhere: no column
+    table = summary_table([("modelA", m), ("modelB", {**m, "undecided_rate": 0.125})]).splitlines()
+    assert table[0].endswith("| unparsed_rate | undecided_rate |") and table[3].endswith("| 0.125 |")
 
 
 def _eval_cfg(overrides: list[str]):

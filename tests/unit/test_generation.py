@@ -65,3 +65,33 @@ def test_greedy_generates_once_and_copies(tiny):
     three = generation.generate(model, tokenizer, PROMPTS, n=3, temperature=0.0, max_new_tokens=8)
     one = generation.generate(model, tokenizer, PROMPTS, n=1, temperature=0.0, max_new_tokens=8)
     assert three == [c * 3 for c in one] == _repeated(model, tokenizer, 3, 0, do_sample=False)
+
+
+def test_shared_prefill_keeps_sliding_window_layers_as_the_model_declares(tiny):
+    """A model with sliding-window layers (a tiny Qwen2, window 4 < the prompts): its shared cache has the
+    per-layer kinds generate() would build, and gives the same tokens and logits as repeated prompts."""
+    import transformers
+
+    _, tokenizer = tiny
+    config = transformers.Qwen2Config(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=2,
+        num_key_value_heads=1, use_sliding_window=True, sliding_window=4, max_window_layers=2,
+        layer_types=["full_attention", "full_attention", "sliding_attention", "sliding_attention"],
+        pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    model = transformers.Qwen2ForCausalLM(config).eval()
+    tokenizer.padding_side = "left"
+    enc = tokenizer(generation.render_prompts(tokenizer, PROMPTS), return_tensors="pt", padding=True,
+                    add_special_tokens=False)
+    shared_inputs = generation.shared_prefill(model, enc, 2)
+    cache = shared_inputs.get("cache", shared_inputs.get("past_key_values"))
+    assert [type(layer).__name__ for layer in cache.layers] == ["DynamicLayer"] * 2 + ["DynamicSlidingWindowLayer"] * 2
+    kwargs = {"max_new_tokens": 5, "do_sample": False, "output_scores": True, "return_dict_in_generate": True,
+              "pad_token_id": tokenizer.pad_token_id}
+    with torch.inference_mode():
+        shared = model.generate(**shared_inputs, **kwargs)
+        plain = model.generate(input_ids=enc["input_ids"].repeat_interleave(2, 0),
+                               attention_mask=enc["attention_mask"].repeat_interleave(2, 0), **kwargs)
+    assert torch.equal(shared.sequences, plain.sequences)
+    for a, b in zip(shared.scores, plain.scores, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

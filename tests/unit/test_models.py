@@ -13,6 +13,7 @@ from alft_cli.models import (
     build_tiny_model,
     has_weights,
     load_model_and_tokenizer,
+    model_dtype,
     newest_checkpoint,
     run_dir_model,
 )
@@ -92,3 +93,14 @@ def test_resume_takes_the_newest_checkpoint_with_its_trainer_state(tmp_path):
     assert resume_checkpoint("auto", fresh) is None
     with pytest.raises(UserError, match="holds no complete checkpoint-N/.*alft train resume="):
         resume_checkpoint("true", fresh)
+
+
+@pytest.mark.parametrize(("saved", "dtype", "expected"), [
+    ({"dtype": "bfloat16"}, "auto", "bfloat16"),
+    ({"torch_dtype": "float16"}, "auto", "float16"),  # the key before transformers 5
+    ({}, "auto", "float32"),
+    ({"dtype": "bfloat16"}, "float32", "float32"),  # an explicit model.dtype wins
+])
+def test_auto_dtype_is_the_precision_the_checkpoint_was_saved_in(tmp_path, saved, dtype, expected):
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert model_dtype({"dtype": dtype}, tmp_path) == expected
