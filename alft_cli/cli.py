@@ -130,7 +130,9 @@ def _hydra_app(command: str) -> Callable[[], None]:
 
     from alft_cli.runs import UNIQUE_DIR_RESOLVER, unique_dir
 
-    OmegaConf.register_new_resolver(UNIQUE_DIR_RESOLVER, unique_dir, replace=True)
+    # cached: a sweep's jobs (load_sweep_config copies the cache, also into submitit's processes) reuse the
+    # directory the launching process claimed
+    OmegaConf.register_new_resolver(UNIQUE_DIR_RESOLVER, unique_dir, replace=True, use_cache=True)
     app.__name__ = command
     return hydra.main(config_path=str(conf_dir()), config_name=command, version_base="1.3")(app)
 

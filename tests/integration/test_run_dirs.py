@@ -55,3 +55,22 @@ def test_eval_of_a_run_with_a_config_only_checkpoint_is_one_line(tmp_path: Path)
     (tmp_path / "run" / "checkpoint-3" / "config.json").write_text("{}")
     line = _error(tmp_path, "eval", f"model={tmp_path / 'run'}")
     assert "holds no model" in line
+
+
+def _taken(root: Path, minutes: int = 3) -> list[Path]:
+    """Another run's directory at each second of the next `minutes` under root/<date>/<time>."""
+    now = datetime.now()
+    taken = [root / f"{t:%Y-%m-%d}" / f"{t:%H-%M-%S}" for t in (now + timedelta(seconds=s) for s in range(60 * minutes))]
+    for d in taken:
+        (d / "0").mkdir(parents=True)
+        (d / "0" / "metrics.json").write_text('{"mine": true}')
+    return taken
+
+
+def test_a_sweep_started_in_the_same_second_as_another_gets_its_own_directory(tmp_path):
+    taken = _taken(tmp_path / "multirun" / "sample")
+    alft(SAMPLE[0], "-m", *SAMPLE[1:], "seed=0,1", cwd=tmp_path)
+    [sweep] = [p for p in (tmp_path / "multirun" / "sample").glob("*/*") if p not in taken]
+    assert sweep.name.endswith("_2") and sweep.with_name(sweep.name[:-2]) in taken
+    assert [json.loads((sweep / job / "metrics.json").read_text())["n_samples"] for job in "01"] == [1, 1]
+    assert all(json.loads((d / "0" / "metrics.json").read_text()) == {"mine": True} for d in taken)

@@ -60,3 +60,19 @@ def test_submitit_runs_the_job_in_its_own_process(tmp_path):
     assert json.loads((tmp_path / "0" / "metrics.json").read_text())["steps"] == 1
     assert yaml.safe_load((tmp_path / "0" / "config.yaml").read_text())["seed"] == 3
     assert len(list((tmp_path / ".submitit").glob("*/*_result.pkl"))) == 1  # ran as a submitit job
+
+
+@pytest.mark.skipif(not installed("hydra_plugins.hydra_submitit_launcher"),
+                    reason="hydra-submitit-launcher not installed (pip install 'alft[slurm]')")
+def test_a_submitit_job_runs_in_the_sweep_directory_its_launcher_claimed(tmp_path):
+    """The default sweep directory is claimed once, by the launching process (`<time>_2` when another sweep
+    holds `<time>`); the job, in its own process, runs in it instead of claiming another."""
+    from tests.integration.test_run_dirs import _taken
+
+    taken = _taken(tmp_path / "multirun" / "train")
+    alft("train", "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5", "seed=3", *TINY,
+         cwd=tmp_path)
+    [sweep] = [p for p in (tmp_path / "multirun" / "train").glob("*/*") if p not in taken]
+    assert sweep.name.endswith("_2") and sweep.with_name(sweep.name[:-2]) in taken
+    assert json.loads((sweep / "0" / "metrics.json").read_text())["steps"] == 1
+    assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 1

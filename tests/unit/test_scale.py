@@ -201,7 +201,7 @@ def test_processes_share_the_first_start_time_from_the_rendezvous_store(clean_en
     clean_env.setenv("MASTER_PORT", str(store.port))
     clean_env.setenv("TORCHELASTIC_USE_AGENT_STORE", "True")
     assert distributed_overrides([]) == ["hydra.run.dir=outputs/${hydra:job.name}/2030-01-02/03-04-05"]
-    assert distributed_overrides(["--multirun"]) == ["hydra.sweep.dir=multirun/${hydra:job.name}/2030-01-02/03-04-05"]
+    assert distributed_overrides(["--multirun"]) == ["hydra.sweep.dir=multirun/${hydra.job.name}/2030-01-02/03-04-05"]
 
 
 def test_world_size_without_a_launcher_store_asks_for_alft_run_dir(clean_env):
