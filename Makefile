@@ -45,7 +45,8 @@ wheelhouse: install
 # one commit, STUDY2_CODE (PLAN.md), in its own git worktree and venv (STUDY2_TREE, branch study2-runs), so later
 # changes to alft never mix into its runs. Each evaluated model's numbers land in docs/results/study2/runs/ there
 # and are committed on study2-runs at once (--commit); `make study2-merge` (also run after `make study2`) merges
-# them here. Run the target again, on any machine with this repository, to resume. STUDY2_ARGS adds options
+# them here and writes an interim report to outputs/study/study2-report/ (the verdicts go into docs/ once the
+# plan's runs exist). Run the target again, on any machine with this repository, to resume. STUDY2_ARGS adds options
 # (--jobs N, --seeds ...). study2-smoke: this checkout's code, 1 seed x 4 steps, small evals, results under outputs/.
 STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 STUDY2_ARGS ?=
@@ -79,7 +80,7 @@ study2-here: install
 
 study2-merge:
 	git merge --no-edit study2-runs
-	$(BIN)/python scripts/study_report.py docs/results/study2 --effect 0.05
+	$(BIN)/python scripts/study_report.py docs/results/study2 --effect 0.05 --out-dir outputs/study/study2-report
 
 study2-smoke: install
 	$(STUDY_ENV) $(BIN)/python scripts/study_run.py --study study2-smoke --results outputs/study/study2-smoke/results \
