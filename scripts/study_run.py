@@ -14,7 +14,7 @@ temperature; only the objective and how the 16 completions split over prompts di
 Each model is scored twice on the held-out split: `sampled` (--eval-n samples per problem and variant at
 temperature 0.7 under --eval-transforms: pass@1, maj@n, pass@n, answer entropy, cross-variant agreement)
 and `greedy` (1 greedy sample of the identity prompt), every model in the precision the runs train in (the
---model config's dtype; a bare `model=<path>` would take conf/model/hub.yaml's bfloat16). A trained arm saves a checkpoint at every
+--model config's dtype, passed to every eval as model.dtype). A trained arm saves a checkpoint at every
 --eval-steps point before the last, evaluates it and deletes it; the last point is the final model.
 
 Results (committed; numbers only, no models), under --results (default docs/results/<study>):
