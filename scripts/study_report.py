@@ -42,6 +42,7 @@ LABEL_FREE = ("coherence", "coherence_null", "majority", "random")
 # (name, arm a, arm b, margin): H1 mean(a) − mean(b) > −margin
 CONTRASTS = (("C1 − C2 > 0", "coherence", "coherence_null", 0.0), ("C1 − C4 > 0", "coherence", "random", 0.0),
              ("C1 ≥ C3 − 0.02", "coherence", "majority", 0.02))
+RULE_SEEDS, MOST_SEEDS = 6, 16  # the seed rule: seeds 0–5 size the study, 16 at most (PLAN.md)
 TRAINING_FILES = ("alft_cli", "conf", "pyproject.toml")  # a difference here may change training or scoring
 
 
@@ -53,9 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--test", choices=("permutation", "welch"), default="permutation",
                    help="the test whose Holm-adjusted p decides the verdicts (default: permutation)")
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise level (default: 0.05)")
-    p.add_argument("--effect", type=float, default=0.06,
-                   help="effect the seed rule sizes the study for (default: 0.06)")
-    p.add_argument("--sigma-stop", type=float, default=0.06, help="pooled σ above which to stop (default: 0.06)")
+    p.add_argument("--effect", type=float, default=0.05,
+                   help="effect Δ the seed rule sizes the study for (default: 0.05, study2/PLAN.md)")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap replicates (default: 2000)")
     p.add_argument("--smooth", type=int, default=5, help="moving average of the curves, in steps (default: 5)")
     return p.parse_args(argv)
@@ -137,14 +137,18 @@ def primary(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> list[dic
 
 
 def seed_rule(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> dict:
+    """The plan's seed rule: σ of the label-free arms' first RULE_SEEDS seeds sizes the study; the minimum
+    detectable effect uses every seed so far."""
     groups = [[seed_values(r)["pass@1"] for r in by_arm.get(a, [])] for a in LABEL_FREE]
+    first = [[seed_values(r)["pass@1"] for r in by_arm.get(a, []) if r["seed"] < RULE_SEEDS] for a in LABEL_FREE]
     sigma, df = study_stats.pooled_sd(groups)
     alpha = args.alpha / len(CONTRASTS)
     seeds = min((len(g) for g in groups if g), default=0)
-    n, why = study_stats.seeds_needed(sigma, args.effect, alpha, have=seeds, sigma_stop=args.sigma_stop)
+    n, why = study_stats.seeds_needed(study_stats.pooled_sd(first)[0], args.effect, alpha, have=seeds,
+                                      start=RULE_SEEDS, most=MOST_SEEDS)
     return {"pooled_sd": sigma, "df": df, "alpha": alpha, "seeds_now": seeds,
             "mde_now": study_stats.mde(sigma, seeds, alpha) if seeds > 1 and not math.isnan(sigma) else None,
-            "mde_at_16": None if math.isnan(sigma) else study_stats.mde(sigma, 16, alpha),
+            "mde_at_most": None if math.isnan(sigma) else study_stats.mde(sigma, MOST_SEEDS, alpha),
             "recommended_seeds": n, "why": why}
 
 
@@ -392,12 +396,13 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
                                             else f"{stats[C1][step][key]['mean'] - other[key]['mean']:+.3f}"
                                             for key in keys)])
     md += table(["C1 minus", *keys], sec) if sec else ["C1 has no runs at this step."]
-    sd, now, at16 = (_p3(rule[k]) for k in ("pooled_sd", "mde_now", "mde_at_16"))
+    sd, now, most = (_p3(rule[k]) for k in ("pooled_sd", "mde_now", "mde_at_most"))
     md += ["", "## Seed rule", "",
            (f"Pooled seed SD of pass@1 over the label-free arms: {sd} ({rule['df']} df); minimum detectable "
-           f"effect (80 % power, one-sided α = {rule['alpha']:.4f}): {now} with {rule['seeds_now']} seeds, "
-           f"{at16} with 16."),
-           f"**Recommended seeds per label-free arm: {rule['recommended_seeds'] or 'stop'}** ({rule['why']}).", ""]
+           f"effect (80 % power, one-sided α = {rule['alpha']:.4f}, t): {now} with {rule['seeds_now']} seeds, "
+           f"{most} with {MOST_SEEDS}."),
+           f"**Seeds per label-free arm: {rule['recommended_seeds']}** ({rule['why']}; "
+           f"{rule['seeds_now']} in every arm so far).", ""]
     md += ["## Provenance", "", "Budget (steps × completions per step (problems × variants × G)):", "",
            *table(["arm", "budget"], budget_rows), "",
            (f"Equal budget, 1 problem × {proto['completions_per_step']} per step: "

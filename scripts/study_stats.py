@@ -112,18 +112,20 @@ def mde(sigma: float, n: int, alpha: float, power: float = 0.8) -> float:
 
 
 def seeds_needed(sigma: float, effect: float, alpha: float, have: int | None = None, start: int = 6,
-                 most: int = 16, sigma_stop: float = 0.06, power: float = 0.8) -> tuple[int | None, str]:
-    """The plan's seed rule: (seeds per label-free arm, why); None = stop and report the MDE.
+                 most: int = 16, power: float = 0.8) -> tuple[int, str]:
+    """The plan's seed rule (study2/PLAN.md): (seeds per label-free arm, why).
 
-    Fewer than `start` seeds so far (`have`): `start`. Then σ above sigma_stop: stop. Else the fewest seeds in
-    [start, most] whose MDE is at most `effect`, or `most`.
+    Fewer than `start` seeds so far (`have`): `start`. Then, from σ of the first `start` seeds, the normal
+    approximation n = ⌈2 (z_{1−α} + z_power)² σ² / effect²⌉: `start` when n <= start, else min(n, most) (at
+    `most` the report gives the minimum detectable effect and the study stops).
     """
     if math.isnan(sigma) or (have is not None and have < start):
         return start, f"{have or 0} seeds so far: run the plan's first {start}"
-    if sigma > sigma_stop:
-        return None, (f"pooled σ = {sigma:.3f} > {sigma_stop}: stop and report the MDE "
-                      f"({mde(sigma, most, alpha, power):.3f} even at {most} seeds)")
-    for n in range(start, most + 1):
-        if mde(sigma, n, alpha, power) <= effect:
-            return n, f"MDE {mde(sigma, n, alpha, power):.3f} <= {effect} at {n} seeds"
-    return most, f"MDE at {most} seeds is {mde(sigma, most, alpha, power):.3f} > {effect}: {most} seeds, the most"
+    z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(power)
+    n = math.ceil(2 * z**2 * sigma**2 / effect**2)
+    why = f"σ = {sigma:.3f} over the first {start} seeds needs n = {n} for Δ = {effect}"
+    if n <= start:
+        return start, f"{why}: {start} seeds"
+    if n > most:
+        return most, f"{why} > {most}: {most} seeds, the most, then report the minimum detectable effect and stop"
+    return n, f"{why}: {n} seeds"

@@ -97,14 +97,37 @@ def test_seed_rule_and_minimum_detectable_effect():
     # large n: the normal approximation (z_0.95 + z_0.8) · σ · sqrt(2/n)
     assert s.mde(1.0, 10_000, 0.05) == pytest.approx((1.6449 + 0.8416) * math.sqrt(2 / 10_000), rel=1e-3)
     assert s.pooled_sd([[0, 2], [1, 3], [5]]) == (pytest.approx(math.sqrt(2)), 2)
-    n, why = s.seeds_needed(0.07, 0.06, 0.05 / 3)
-    assert n is None and "stop" in why
-    n, _ = s.seeds_needed(0.04, 0.06, 0.05 / 3)
-    assert 6 < n <= 16 and s.mde(0.04, n, 0.05 / 3) <= 0.06 < s.mde(0.04, n - 1, 0.05 / 3)
-    assert s.seeds_needed(0.01, 0.06, 0.05 / 3)[0] == 6
-    assert s.seeds_needed(0.059, 0.01, 0.05 / 3)[0] == 16
-    assert s.seeds_needed(0.07, 0.06, 0.05 / 3, have=3) == (6, "3 seeds so far: run the plan's first 6")
-    assert s.seeds_needed(0.07, 0.06, 0.05 / 3, have=6)[0] is None
+    # the plan's rule: n = ⌈2 (z_{1−α} + z_0.8)² σ² / Δ²⌉ from σ of the first 6 seeds, then min(n, 16)
+    z = 2.1280 + 0.8416  # z_{1 − 0.05/3}, z_0.8
+    assert s.seeds_needed(0.03, 0.05, 0.05 / 3)[0] == 7  # 17.64 · 0.03² / 0.05² = 6.35
+    assert s.seeds_needed(0.04, 0.05, 0.05 / 3)[0] == 12  # 11.29
+    for sigma in (0.01, 0.0291, 0.03, 0.04, 0.0476, 0.05, 0.086):
+        n = math.ceil(2 * z**2 * sigma**2 / 0.05**2)
+        assert s.seeds_needed(sigma, 0.05, 0.05 / 3)[0] == min(max(n, 6), 16), sigma
+    assert s.seeds_needed(0.01, 0.05, 0.05 / 3)[0] == 6
+    n, why = s.seeds_needed(0.086, 0.05, 0.05 / 3, have=6)
+    assert n == 16 and "minimum detectable effect and stop" in why  # σ far above 0.06: extend to 16, then stop
+    assert s.seeds_needed(0.086, 0.05, 0.05 / 3, have=3) == (6, "3 seeds so far: run the plan's first 6")
+
+
+def test_the_seed_rule_is_sized_on_the_first_six_seeds():
+    """PLAN.md: σ of seeds 0–5 fixes the number of seeds; later seeds change the MDE, not the decision."""
+    report, stats_ = _script("study_report"), _script("study_stats")
+
+    def record(seed: int, p: float) -> dict:  # pass@1 = p over 20 problems × 4 samples
+        right = round(80 * p)
+        cs = ([4] * (right // 4) + [right % 4] + [0] * 20)[:20]
+        return {"seed": seed, "protocol": {"eval_n": 4},
+                "metrics": {"sampled": {"maj@4": p, "pass@4": p, "answer_entropy": 0.0, "unparsed_rate": 0.0},
+                            "greedy": {"pass@1": p}},
+                "problems": [{"variant": "identity", "n": 4, "c": c} for c in cs]}
+
+    first = {arm: [0.3, 0.375, 0.3, 0.375, 0.3, 0.375] for arm in report.LABEL_FREE}  # σ = 0.041
+    by_arm = {arm: [record(s, p) for s, p in enumerate(v + [0.0, 1.0])] for arm, v in first.items()}
+    rule = report.seed_rule(by_arm, report.parse_args(["results"]))
+    sigma6 = stats_.pooled_sd(list(first.values()))[0]
+    assert (rule["recommended_seeds"], rule["why"]) == (12, stats_.seeds_needed(sigma6, 0.05, 0.05 / 3, have=8)[1])
+    assert rule["seeds_now"] == 8 and rule["pooled_sd"] > sigma6  # seeds 6 and 7 widen σ, not the rule
 
 
 def test_parallel_runs_share_the_cpu_threads(monkeypatch):
@@ -284,7 +307,7 @@ def test_runner_resumes_from_committed_results_and_the_report_recomputes_them(tm
         assert c["verdict"] == ("supported" if p < 0.05 else "not supported")
     sigma, _ = stats_.pooled_sd([per_seed[a] for a in report.LABEL_FREE])
     assert summary["seed_rule"]["pooled_sd"] == pytest.approx(sigma)
-    assert f"**Recommended seeds per label-free arm: {summary['seed_rule']['recommended_seeds'] or 'stop'}**" in md
+    assert f"**Seeds per label-free arm: {summary['seed_rule']['recommended_seeds']}**" in md
     assert summary["stats"]["coherence"]["2"]["pass@1"]["mean"] == pytest.approx(statistics.mean(per_seed["coherence"]))
     for png in ("curves.png", "pass_at_1.png"):
         assert (results / png).read_bytes()[:4] == b"\x89PNG"
