@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled TOKENIZERS_PARALLELISM=false
 
-.PHONY: install demo test test-fast lint bench wheelhouse study2-tree study2-base study2 study2-base-here study2-here study2-merge study2-smoke clean
+.PHONY: install demo test test-fast lint bench wheelhouse study2-tree study2-base study2 study2-extend study2-base-here study2-here study2-merge study2-smoke clean
 
 install: $(VENV)/.installed
 
@@ -46,8 +46,8 @@ wheelhouse: install
 # changes to alft never mix into its runs. Each evaluated model's numbers land in docs/results/study2/runs/ there
 # and are committed on study2-runs at once (--commit); `make study2-merge` (also run after `make study2`) merges
 # them here and writes an interim report to outputs/study/study2-report/ (the verdicts go into docs/ once the
-# plan's runs exist). Run the target again, on any machine with this repository, to resume. STUDY2_ARGS adds options
-# (--jobs N, --seeds ...). study2-smoke: this checkout's code, 1 seed x 4 steps, small evals, results under outputs/.
+# plan's runs exist). `make study2` runs the plan's first seeds, then (study2-extend) the seed rule's further ones.
+# Run the target again, on any machine with this repository, to resume. STUDY2_ARGS adds options (--jobs N, --dry-run). study2-smoke: this checkout's code, 1 seed x 4 steps, small evals, results under outputs/.
 STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 STUDY2_ARGS ?=
 STUDY2_CODE ?= 871ce77
@@ -63,9 +63,29 @@ study2-tree:
 	      git -C $(STUDY2_TREE) commit -qm "study2: results so far, from $$(git rev-parse --short HEAD)"; }; fi; fi
 	@test -z "$$(git -C $(STUDY2_TREE) diff --name-only $(STUDY2_CODE) HEAD -- alft_cli conf pyproject.toml)" || \
 	  { echo "$(STUDY2_TREE) does not hold study 2's code ($(STUDY2_CODE)) in alft_cli, conf, pyproject.toml"; exit 1; }
+	@mkdir -p $(STUDY2_TREE)/outputs
 
-study2-base study2: study2-tree
-	$(MAKE) -C $(STUDY2_TREE) $@-here STUDY2_ARGS="$(STUDY2_ARGS)"; status=$$?; $(MAKE) study2-merge && exit $$status
+# One runner at a time: a second one gets exit status 75 and would otherwise train into the same run directories.
+STUDY2_LOCK = $(STUDY2_TREE)/outputs/study2.lock
+locked = flock -n -E 75 $(STUDY2_LOCK) $(1); status=$$?; \
+  [ $$status -ne 75 ] || echo "make: another study 2 runner holds $(STUDY2_LOCK)"
+
+study2-base: study2-tree
+	$(call locked,$(MAKE) -C $(STUDY2_TREE) $@-here STUDY2_ARGS="$(STUDY2_ARGS)"); $(MAKE) study2-merge && exit $$status
+
+# the plan's first runs (C1-C4 seeds 0-5, C5 seeds 0-2), then the seed rule's further seeds of C1-C4
+study2: study2-tree
+	$(call locked,$(MAKE) -C $(STUDY2_TREE) $@-here STUDY2_ARGS="$(STUDY2_ARGS)"); $(MAKE) study2-merge && \
+	  { [ $$status -ne 0 ] && exit $$status || $(MAKE) study2-extend; }
+
+# C1-C4 up to the seed rule's number of seeds (study_report.py: from sigma of seeds 0-5, at most 16)
+study2-extend: study2-tree study2-merge
+	$(MAKE) -C $(STUDY2_TREE) install
+	seeds=$$($(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["seed_rule"]["recommended_seeds"])' \
+	  < outputs/study/study2-report/report.json) || exit 1; \
+	$(call locked,env -C $(STUDY2_TREE) $(STUDY_ENV) .venv/bin/python scripts/study_run.py $(STUDY2) \
+	  --arms coherence coherence_null majority random --seeds $$(seq 0 $$((seeds - 1))) --commit $(STUDY2_ARGS)); \
+	$(MAKE) study2-merge && exit $$status
 
 # what study2-base and study2 run inside the worktree
 STUDY2 := --study study2 --set dataset=one_digit --steps 80 --eval-steps 40 80 --eval-limit 200 --eval-n 4
