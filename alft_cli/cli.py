@@ -113,13 +113,14 @@ def _hydra_app(command: str) -> Callable[[], None]:
     from omegaconf import DictConfig
 
     def app(cfg: DictConfig) -> float | None:
-        from alft_cli.runs import check_run_dir, interrupted_message, run_dir, write_config
+        from alft_cli.runs import check_run_dir, interrupted_message, run_dir, run_dir_lock, write_config
 
         out = run_dir()
         try:
-            check_run_dir(command, cfg, out)
-            write_config(cfg, out)
-            return optimized_value(cfg, _task(command)(cfg))
+            with run_dir_lock(out):
+                check_run_dir(command, cfg, out)
+                write_config(cfg, out)
+                return optimized_value(cfg, _task(command)(cfg))
         except UserError as err:
             _fail(err)
         except KeyboardInterrupt:

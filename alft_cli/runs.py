@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import random
 import resource
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,13 +78,46 @@ def unique_dir(path: str) -> str:
     return _claimed[path]
 
 
+LOCK_FILE = ".alft.lock"  # in a run directory: held by the alft process running there
+
+
+@contextlib.contextmanager
+def run_dir_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the run directory `out` while the block runs; refuse one that another live alft
+    process holds (two trainings in one directory would interleave its checkpoints and truncate its log). An
+    advisory `flock` on `out/.alft.lock` that the OS releases when its holder exits, however it exits."""
+    if not is_main_process():
+        yield
+        return
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK_FILE, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip()
+            raise UserError(f"run directory {out} is in use by another alft process"
+                            f"{f' (pid {holder})' if holder.isdigit() else ''}; wait for it to end or stop it "
+                            "before resuming, or choose a new hydra.run.dir") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def check_run_dir(command: str, cfg: DictConfig, out: Path) -> None:
-    """Refuse a run directory that holds another run's files (anything but Hydra's `.hydra/` and logs)
+    """Refuse a run directory that holds another run's files (anything but Hydra's `.hydra/`, logs and the lock)
     unless this run resumes it: `alft train` with `trainer.resume_from_checkpoint`, `alft eval` over its
     completions cache."""
     if not is_main_process() or not out.is_dir():
         return
-    found = sorted(p.name for p in out.iterdir() if p.name != ".hydra" and p.suffix != ".log")
+    found = sorted(p.name for p in out.iterdir() if p.name not in (".hydra", LOCK_FILE) and p.suffix != ".log")
     if not found:
         return
     if command == "train" and cfg.trainer.get("resume_from_checkpoint") not in (None, False, "false"):

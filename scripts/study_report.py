@@ -401,8 +401,8 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
            (f"Pooled seed SD of pass@1 over the label-free arms: {sd} ({rule['df']} df); minimum detectable "
            f"effect (80 % power, one-sided α = {rule['alpha']:.4f}, t): {now} with {rule['seeds_now']} seeds, "
            f"{most} with {MOST_SEEDS}."),
-           f"**Seeds per label-free arm: {rule['recommended_seeds']}** ({rule['why']}; "
-           f"{rule['seeds_now']} in every arm so far).", ""]
+           (f"**Seeds per label-free arm: {rule['recommended_seeds']}** ({rule['why']}; "
+            f"{rule['seeds_now']} in every arm so far)."), ""]
     md += ["## Provenance", "", "Budget (steps × completions per step (problems × variants × G)):", "",
            *table(["arm", "budget"], budget_rows), "",
            (f"Equal budget, 1 problem × {proto['completions_per_step']} per step: "

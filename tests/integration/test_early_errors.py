@@ -33,3 +33,20 @@ def test_bad_option_fails_first_in_one_line(command, option, message, tmp_path):
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert lines[0].startswith(message), lines[0]
     assert not any(cache.iterdir())  # no model was built or converted
+
+
+def test_a_run_directory_in_use_is_refused_before_anything_loads(tmp_path):
+    import fcntl
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / ".alft.lock", "w") as lock:  # as a live `alft train` in that directory holds it
+        lock.write("4242\n")
+        lock.flush()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run([ALFT, "train", *NOWHERE, f"hydra.run.dir={run}", "trainer.resume_from_checkpoint=true"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+                              env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert f"alft: error: run directory {run} is in use by another alft process (pid 4242)" in proc.stderr
+    assert {p.name for p in run.iterdir() if p.suffix != ".log"} == {".hydra", ".alft.lock"}  # no config.yaml

@@ -411,8 +411,8 @@ def test_report_warns_when_evals_ran_in_different_precisions():
     assert report.precision_warnings(same) == []
     mixed = {**same, "random": {3: {40: rec("bfloat16", "float32")}}}
     assert report.precision_warnings(mixed) == [
-        "evals ran in different precisions (bfloat16: 1, e.g. random/seed3/step40 sampled; float32: 5, e.g. "
-        "base/seed0/step0 sampled)"]
+        ("evals ran in different precisions (bfloat16: 1, e.g. random/seed3/step40 sampled; float32: 5, e.g. "
+         "base/seed0/step0 sampled)")]
     old = {**same, "majority": {1: {80: rec(None, None)}}}
     assert report.precision_warnings(old) == [
         "2 eval(s) do not record their precision, e.g. majority/seed1/step80 sampled"]

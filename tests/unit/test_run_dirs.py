@@ -1,8 +1,10 @@
-"""Run directories: one per run (even within a second), never another run's unless resuming; `resume=`; Ctrl-C."""
+"""Run directories: one per run (even within a second), never another run's unless resuming, never one another
+process is running in; `resume=`; Ctrl-C."""
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 
 import pytest
 import yaml
@@ -11,7 +13,7 @@ from omegaconf import OmegaConf
 from alft_cli import runs
 from alft_cli.cli import conf_dir
 from alft_cli.errors import UserError
-from alft_cli.runs import check_run_dir, interrupted_message, resume_overrides, unique_dir
+from alft_cli.runs import check_run_dir, interrupted_message, resume_overrides, run_dir_lock, unique_dir
 
 
 def _claim(path: str) -> str:
@@ -60,6 +62,34 @@ def test_a_run_directory_holding_another_run_is_refused(tmp_path):
     check_run_dir("eval", _cfg(), out)  # an eval over its own completions cache
     with pytest.raises(UserError, match="already holds another run"):
         check_run_dir("sample", _cfg(), out)
+
+
+def _hold_lock(out, held, release) -> None:
+    with run_dir_lock(out):
+        held.set()
+        release.wait(60)
+
+
+def test_a_run_directory_in_use_by_a_live_process_is_refused(tmp_path):
+    """A second `alft train resume=…` beside the first would truncate its log and interleave checkpoints."""
+    out = tmp_path / "run"
+    ctx = multiprocessing.get_context("fork")
+    for ending in ("ends", "is killed"):
+        held, release = ctx.Event(), ctx.Event()
+        holder = ctx.Process(target=_hold_lock, args=(out, held, release))
+        holder.start()
+        assert held.wait(30)
+        in_use = rf"^run directory {out} is in use by another alft process \(pid {holder.pid}\); wait for it"
+        with pytest.raises(UserError, match=in_use), run_dir_lock(out):
+            raise AssertionError("entered a directory in use")
+        if ending == "ends":
+            release.set()
+        else:
+            holder.kill()  # SIGKILL: the OS drops the lock with the process
+        holder.join(30)
+        with run_dir_lock(out):  # free again
+            assert (out / runs.LOCK_FILE).read_text() == f"{os.getpid()}\n"
+    check_run_dir("train", _cfg(), out)  # the lock file alone is no other run
 
 
 def test_resume_reapplies_the_runs_own_overrides(tmp_path):
