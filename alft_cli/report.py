@@ -17,7 +17,7 @@ from alft_cli.scoring import UNPARSED
 
 log = logging.getLogger(__name__)
 Result = tuple[str, dict]  # (model label, metrics.json dict)
-_TAIL = ("greedy_accuracy", "coherence", "answer_entropy", "distinct_answers", "unparsed_rate")
+_TAIL = ("greedy_accuracy", "agreement", "answer_entropy", "distinct_answers", "unparsed_rate")
 
 
 def _columns(results: Sequence[Result]) -> list[str]:

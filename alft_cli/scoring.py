@@ -3,7 +3,7 @@
 Rows are dicts with `id`, `completion`, `gold` and optionally `variant` (the transformation that
 rewrote the prompt; `identity` when absent). The headline numbers are those of the first variant
 (the untransformed prompts with the default `transforms`). With several variants each gets its
-own numbers, and `coherence` is the expected agreement of the majority answers of two variants of
+own numbers, and `agreement` is the expected agreement of the majority answers of two variants of
 the same problem (`alft_cli.game.groups.agreement`: ties split, as in maj@k and the training log).
 Problems and variants keep their order of first appearance, so re-scoring `samples.jsonl` reproduces
 `metrics.json` exactly.
@@ -85,17 +85,17 @@ def compute_metrics(scored: Sequence[dict], ks: Sequence[int]) -> dict:
     }
     if len(names) > 1:
         metrics["variants"] = {v: _without_cis(summarize(variants[v], usable)) for v in names}
-        metrics["coherence"], metrics["coherence_ci"] = _coherence(variants)
+        metrics["agreement"], metrics["agreement_ci"] = _agreement(variants)
     return metrics
 
 
-def _coherence(variants: dict[str, list[ProblemSamples]]) -> tuple[float, list[float]]:
+def _agreement(variants: dict[str, list[ProblemSamples]]) -> tuple[float, list[float]]:
     """Mean over problems present in every variant of the majority answers' agreement, and its bootstrap CI."""
     tops: dict[str, dict[str, list[str]]] = {v: {p.id: modes(counts(p.answers)) for p in ps}
                                              for v, ps in variants.items()}
     shared = [uid for uid in tops[next(iter(tops))] if all(uid in t for t in tops.values())]
     if not shared:
-        raise ValueError("coherence needs problems sampled under every variant; none are")
+        raise ValueError("agreement needs problems sampled under every variant; none are")
     per_problem = [agreement([t[uid] for t in tops.values()]) for uid in shared]
     return float(np.mean(per_problem)), list(bootstrap_ci(per_problem))
 

@@ -86,7 +86,7 @@ def evaluate(cid: str, task: str, args: dict, variants: list[str], model: str, o
                f"transforms=[{','.join(variants)}]", f"seed={p['seed']}", f"hydra.run.dir={run}"]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     m = json.loads((run / "metrics.json").read_text())
-    return {"pass@1": m["pass@1"], "maj@8": m[f"maj@{PROTOCOL['n']}"], "agreement": m["coherence"],
+    return {"pass@1": m["pass@1"], "maj@8": m[f"maj@{PROTOCOL['n']}"], "agreement": m["agreement"],
             "pass@1_all_variants": sum(v["pass@1"] for v in m["variants"].values()) / len(m["variants"]),
             "unparsed_rate": m["unparsed_rate"], "answer_entropy": m["answer_entropy"]}
 

@@ -84,8 +84,8 @@ def seed_values(record: dict) -> dict[str, float]:
     out = {"pass@1": statistics.mean(p["c"] / p["n"] for p in probs), f"maj@{n}": s[f"maj@{n}"],
            f"pass@{n}": s[f"pass@{n}"], "greedy": g["pass@1"], "answer_entropy": s["answer_entropy"],
            "unparsed_rate": s["unparsed_rate"]}
-    if "coherence" in s:
-        out["agreement"] = s["coherence"]
+    if "agreement" in s or "coherence" in s:  # `coherence` in evals of study 2's pinned code
+        out["agreement"] = s.get("agreement", s.get("coherence"))
     return out
 
 

@@ -475,7 +475,7 @@ class Pipeline:
         file.write_text(dumps(record))
         m = record["metrics"]
         line = (f"{u.name}/step{step}: pass@1 {m['sampled']['pass@1']:.3f}, greedy {m['greedy']['pass@1']:.3f}"
-                + (f", agreement {m['sampled']['coherence']:.3f}" if "coherence" in m["sampled"] else ""))
+                + (f", agreement {m['sampled']['agreement']:.3f}" if "agreement" in m["sampled"] else ""))
         if u.args.commit:
             with LOCK:
                 git_commit(file, f"study {u.args.study}: {u.name}/step{step} ({line.split(': ', 1)[1]})")

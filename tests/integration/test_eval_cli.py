@@ -58,7 +58,7 @@ def test_several_models_one_table_and_rescoring_reproduces_metrics(two_models, t
     for sub in subs:
         metrics = json.loads((sub / "metrics.json").read_text())
         assert metrics == top["models"][metrics["protocol"]["model_label"]] and metrics["n_problems"] == 2
-        assert 0 <= metrics["pass@1"] <= metrics["pass@2"] <= 1 and 0 <= metrics["coherence"] <= 1
+        assert 0 <= metrics["pass@1"] <= metrics["pass@2"] <= 1 and 0 <= metrics["agreement"] <= 1
         assert set(metrics["variants"]) == {"identity", "paraphrase"}
         protocol = metrics["protocol"]
         assert protocol["n"] == 2 and protocol["k"] == [1, 2] and protocol["temperature"] == 1.0

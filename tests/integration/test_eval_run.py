@@ -87,7 +87,7 @@ def test_rescoring_samples_reproduces_metrics_exactly(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "rescore")
     again = run_eval(_cfg("eval", [f"eval.completions_file={tmp_path / 'samples.jsonl'}", "eval.k=[1,2]"]))
     assert {k: v for k, v in again.items() if k != "protocol"} == {k: v for k, v in metrics.items() if k != "protocol"}
-    assert "coherence" in again and again["protocol"]["completions_file"].endswith("samples.jsonl")
+    assert "agreement" in again and again["protocol"]["completions_file"].endswith("samples.jsonl")
 
 
 class FakeLLM:

@@ -60,14 +60,14 @@ def test_k_above_the_sample_count_is_dropped_when_rescoring():
     assert "pass@8" not in m and "pass@1" in m
 
 
-def test_variants_get_their_own_numbers_and_coherence():
+def test_variants_get_their_own_numbers_and_agreement():
     rows = _rows(COMPLETIONS, GOLD, "identity") + _rows(
         {"a": ["#### 9"] * 4, "b": ["#### 12", "#### 12", "#### 13", "#### 13"]}, GOLD, "paraphrase")
     m = compute_metrics(score_rows(rows, "gsm8k"), [1, 4])
     assert m["pass@1"] == pytest.approx(3 / 8)  # headline: the first variant
     assert m["variants"]["paraphrase"]["pass@1"] == pytest.approx((1 + 0.5) / 2)
     # a: {9} vs {9} agree; b: {13} vs tied {12, 13} agree with probability 1/2
-    assert m["coherence"] == pytest.approx((1 + 0.5) / 2)
+    assert m["agreement"] == pytest.approx((1 + 0.5) / 2)
 
 
 def test_curve_ks_are_powers_of_two_up_to_n_plus_requested():

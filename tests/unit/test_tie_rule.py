@@ -37,7 +37,7 @@ def test_tied_groups_give_the_same_numbers_in_training_log_and_eval():
             for name, group in zip(["identity", "paraphrase"], TIED) for a in group]
     metrics = compute_metrics(score_rows(rows, "gsm8k"), [4])
 
-    assert logged["agreement"] == metrics["coherence"] == group_stats(TIED)["agreement"] == 0.5
+    assert logged["agreement"] == metrics["agreement"] == group_stats(TIED)["agreement"] == 0.5
     assert logged["majority_accuracy"] == maj_at_k(answers, {"3": False, "7": True}, k=8) == 0.5
     assert metrics["maj@4"] == 0.5  # eval's maj@k over the first variant's 4 samples: the same split
     assert logged["target_mode_correct"] == 0.5  # majority's Target: uniform over the tied modes
