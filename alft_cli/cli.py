@@ -147,7 +147,7 @@ def optimized_value(cfg: Any, metrics: Any) -> float | None:
         raise UserError(f"optimized_metric={key!r} is not a metric of this command "
                         f"(choices: {', '.join(sorted(metrics or {}))})")
     if metrics[key] is None:
-        raise UserError(f"optimized_metric={key!r} was not measured in this run (heldout.size=0?)")
+        raise UserError(f"optimized_metric={key!r} was not measured in this run (heldout.limit=0?)")
     return float(metrics[key])
 
 

@@ -58,7 +58,7 @@ def run_train(cfg: DictConfig) -> dict:
     model_path, model, tokenizer = load_policy(cfg.model)
     train_problems = load_split(cfg.dataset, "train")
     held = load_heldout(cfg.dataset, train_problems)
-    heldout = held.problems[: cfg.heldout.size]
+    heldout = held.problems[: cfg.heldout.limit]
     log.info("model %s | %d training problems | %d held-out", model_path, len(train_problems), len(heldout))
 
     _logger_env(cfg, out)

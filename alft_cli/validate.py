@@ -203,7 +203,7 @@ def check_train(cfg: DictConfig, **fixed: Any) -> tuple[ObjectiveConfig, Any]:
     check_model(cfg.model)
     check_dataset(cfg.dataset)
     h = cfg.heldout
-    integer(h.size, "heldout.size", 0, null="the whole held-out split")
+    integer(h.limit, "heldout.limit", 0, null="the whole held-out split")
     integer(h.max_new_tokens, "heldout.max_new_tokens", 1)
     integer(h.batch_size, "heldout.batch_size", 1)
     objective = ObjectiveConfig.read(cfg.objective)

@@ -66,7 +66,7 @@ TRANSFORMS, EVAL_TRANSFORMS, G = "transforms", "transforms", "trainer.num_genera
 # Every training run: no built-in greedy held-out pass (the study's greedy eval scores each checkpoint); an
 # interrupted one goes on from its newest complete checkpoint when started again (saved every RESUME_EVERY
 # steps, and at every eval step).
-TRAIN_COMMON = ["heldout.size=0", "trainer.resume_from_checkpoint=auto"]
+TRAIN_COMMON = ["heldout.limit=0", "trainer.resume_from_checkpoint=auto"]
 RESUME_EVERY = 20
 # name -> (label, `alft train` overrides; None: not trained). Filled in per run: {seed}, {transforms} (the
 # study's m distinct prompts), {identical} (identity m times) and {g} (16 / m).

@@ -1,4 +1,4 @@
-"""`alft train` in-process on the tiny model: held-out passes on the trainer's device and model, `heldout.size=0`
+"""`alft train` in-process on the tiny model: held-out passes on the trainer's device and model, `heldout.limit=0`
 as JSON null, GPU memory / throughput keys on every logged step, and a GSM8K run without reasoning-gym."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hydra.core.global_hydra import GlobalHydra
 from alft_cli.cli import conf_dir
 
 pytestmark = pytest.mark.slow
-TINY = ["model=tiny", "dataset.train_size=8", "heldout.size=3", "heldout.max_new_tokens=4", "heldout.batch_size=2",
+TINY = ["model=tiny", "dataset.train_size=8", "heldout.limit=3", "heldout.max_new_tokens=4", "heldout.batch_size=2",
         "trainer.max_steps=2", "trainer.max_completion_length=4"]
 
 
@@ -78,11 +78,11 @@ def test_heldout_size_zero_skips_the_passes_and_writes_null(tmp_path, monkeypatc
     from alft_cli.train import run_train
 
     def no_generate(*args, **kwargs):
-        raise AssertionError("heldout.size=0 must not generate")
+        raise AssertionError("heldout.limit=0 must not generate")
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(generation, "generate", no_generate)
-    run_train(_compose([*TINY, "heldout.size=0", "trainer.max_steps=1"]))
+    run_train(_compose([*TINY, "heldout.limit=0", "trainer.max_steps=1"]))
     text = (tmp_path / "metrics.json").read_text()
     assert "NaN" not in text
     metrics = json.loads(text)

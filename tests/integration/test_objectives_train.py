@@ -13,7 +13,7 @@ from alft_cli.cli import conf_dir
 from alft_cli.train import run_train
 
 pytestmark = pytest.mark.slow
-TINY = ["model=tiny", "dataset.train_size=16", "heldout.size=2", "heldout.max_new_tokens=4",
+TINY = ["model=tiny", "dataset.train_size=16", "heldout.limit=2", "heldout.max_new_tokens=4",
         "trainer.max_steps=2", "trainer.max_completion_length=8"]
 
 

@@ -19,7 +19,7 @@ from tests.integration.test_cli import ALFT, alft
 
 pytestmark = pytest.mark.slow
 STEPS = 4
-ARGS = ["model=tiny", "dataset.train_size=16", "heldout.size=2", "heldout.max_new_tokens=4",
+ARGS = ["model=tiny", "dataset.train_size=16", "heldout.limit=2", "heldout.max_new_tokens=4",
         f"trainer.max_steps={STEPS}", "trainer.max_completion_length=16", "trainer.save_strategy=steps",
         "trainer.save_steps=1"]
 

@@ -21,7 +21,7 @@ BIN = Path(sys.executable).parent
 ALFT = shutil.which("alft", path=str(BIN)) or "alft"
 ACCELERATE = shutil.which("accelerate", path=str(BIN)) or "accelerate"
 RECORDER = Path(__file__).with_name("record_groups.py")
-TINY = ["model=tiny", "dataset.train_size=16", "heldout.size=4", "heldout.max_new_tokens=8",
+TINY = ["model=tiny", "dataset.train_size=16", "heldout.limit=4", "heldout.max_new_tokens=8",
         "trainer.max_steps=2", "trainer.max_completion_length=8"]
 # An answer-level objective, so the reward gathers whole groups across processes (alft_cli.rewards).
 MAJORITY = ["objective=majority"]
@@ -184,7 +184,7 @@ def test_vllm_server_options_reach_grpo_config(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(scale, "_installed", lambda package: True)  # pretend vllm is installed
     monkeypatch.setattr(trainer, "CoherenceGRPOTrainer", capture)
-    cfg = _compose([*TINY, "heldout.size=1", "+trainer.use_vllm=true", "+trainer.vllm_mode=server",
+    cfg = _compose([*TINY, "heldout.limit=1", "+trainer.use_vllm=true", "+trainer.vllm_mode=server",
                     "+trainer.vllm_server_host=10.1.2.3", "+trainer.vllm_server_port=8123",
                     "+trainer.vllm_importance_sampling_correction=false"])
     with pytest.raises(_Captured) as caught:

@@ -18,7 +18,7 @@ import yaml
 
 pytestmark = pytest.mark.slow
 ALFT = shutil.which("alft", path=str(Path(sys.executable).parent)) or "alft"
-TINY = ["model=tiny", "dataset.train_size=16", "heldout.size=4", "heldout.max_new_tokens=8",
+TINY = ["model=tiny", "dataset.train_size=16", "heldout.limit=4", "heldout.max_new_tokens=8",
         "trainer.max_steps=1", "trainer.max_completion_length=8"]
 
 
