@@ -5,7 +5,7 @@ answer and its `key`: what makes two problems the same (the normalised question;
 expression). Golds that the checker cannot parse are reported and the problem skipped — never rewarded.
 The held-out split is kept apart from training (`dataset.dedup_heldout`, on by default): problems whose key
 is in the training split, and repeats within the held-out split, are dropped. Reasoning-gym tasks can also
-split their problem space by a stable hash of the key (`dataset.split: hash`), so that a small space (200
+split their problem space by a stable hash of the key (`dataset.split_by: hash`), so that a small space (200
 two-term one-digit sums) still leaves a real held-out set.
 A problem is asked in one `Variant` per entry of the run's `transforms` (train, eval and sample alike).
 """
@@ -24,7 +24,7 @@ from typing import Any
 from alft_cli.errors import UserError
 
 log = logging.getLogger(__name__)
-SPLITS = ("seed", "hash")
+SPLIT_BY = ("seed", "hash")  # dataset.split_by: how a reasoning-gym task is split
 
 
 def normalise(text: str) -> str:
@@ -124,7 +124,7 @@ def load_heldout(dcfg: Any, train: Sequence[Problem] | None = None) -> HeldOut:
                  "dataset.dedup_heldout=false keeps them)", overlap, repeats, len(kept))
     if problems and not kept:
         log.warning("every held-out problem is also a training problem%s",
-                    "; split the problem space with dataset.split=hash" if dcfg.kind == "arithmetic" else "")
+                    "; split the problem space with dataset.split_by=hash" if dcfg.kind == "arithmetic" else "")
     return HeldOut(kept, overlap, repeats)
 
 
@@ -174,12 +174,12 @@ def _limit(problems: list[Problem], dcfg: Any, split: str) -> list[Problem]:
 
 
 def split_options(dcfg: Any) -> tuple[str, float]:
-    """(`dataset.split`, `dataset.heldout_share`) of a reasoning-gym dataset, checked (UserError otherwise)."""
-    mode, share = dcfg.get("split", "seed"), dcfg.get("heldout_share", 0.5)
-    if mode not in SPLITS:
-        raise UserError(f"dataset.split={mode!r} is not one of: {', '.join(SPLITS)}")
+    """(`dataset.split_by`, `dataset.heldout_share`) of a reasoning-gym dataset, checked (UserError otherwise)."""
+    mode, share = dcfg.get("split_by", "seed"), dcfg.get("heldout_share", 0.5)
+    if mode not in SPLIT_BY:
+        raise UserError(f"dataset.split_by={mode!r} is not one of: {', '.join(SPLIT_BY)}")
     if mode == "hash" and not (isinstance(share, (int, float)) and not isinstance(share, bool) and 0 < share < 1):
-        raise UserError(f"dataset.heldout_share={share!r} must be between 0 and 1 (exclusive) with dataset.split=hash")
+        raise UserError(f"dataset.heldout_share={share!r} must be between 0 and 1 (exclusive) with dataset.split_by=hash")
     return mode, float(share)
 
 
@@ -189,7 +189,7 @@ def in_heldout_share(key: str, share: float) -> bool:
 
 
 def _reasoning_gym(dcfg: Any, split: str) -> list[Problem]:
-    """`{split}_size` problems of a reasoning-gym task. `dataset.split=seed`: the splits are drawn with their
+    """`{split}_size` problems of a reasoning-gym task. `dataset.split_by=seed`: the splits are drawn with their
     own seeds; `hash`: each split draws only problems whose key is on its side of the hash split
     (`dataset.heldout_share` of the keys held out), the held-out split without repeats."""
     try:

@@ -21,7 +21,7 @@ def _cfg(**kw):
 
 def test_arithmetic_seed_split_keeps_heldout_apart_from_training():
     # reasoning-gym draws item i of seed s with Random(s + i): seeds 1 and 2 share 19 of 20 items
-    cfg = OmegaConf.create({"kind": "arithmetic", "task": "chain_sum", "style": "gsm8k", "split": "seed",
+    cfg = OmegaConf.create({"kind": "arithmetic", "task": "chain_sum", "style": "gsm8k", "split_by": "seed",
                             "train_seed": 1, "heldout_seed": 2, "train_size": 20, "heldout_size": 20,
                             "task_args": {"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 1}})
     train, heldout = load_split(cfg, "train"), load_heldout(cfg)

@@ -78,7 +78,7 @@ def _arithmetic(**kw):
 
 def test_embedded_default_keeps_a_real_heldout_set():
     cfg = _arithmetic()
-    assert cfg.split == "hash" and cfg.task_args == ONE_DIGIT_SUMS
+    assert cfg.split_by == "hash" and cfg.task_args == ONE_DIGIT_SUMS
     train, held = load_split(cfg, "train"), load_heldout(cfg)
     train_keys, held_keys = {p.key for p in train}, [p.key for p in held.problems]
     assert len(train) == cfg.train_size and not train_keys & set(held_keys)
@@ -90,7 +90,7 @@ def test_embedded_default_keeps_a_real_heldout_set():
 
 
 def test_seed_split_of_the_small_space_leaves_nothing_held_out():
-    held = load_heldout(_arithmetic(split="seed", heldout_size=100))
+    held = load_heldout(_arithmetic(split_by="seed", heldout_size=100))
     assert held.problems == [] and held.dropped_overlap + held.dropped_duplicates == 100
 
 
@@ -110,7 +110,7 @@ def test_expression_key_ignores_the_template():
     assert normalise(" 4 +  3 ") == normalise("4 + 3") and normalise("Ｈalf") == normalise("half")
 
 
-@pytest.mark.parametrize("override,message", [({"split": "random"}, "dataset.split='random' is not one of"),
+@pytest.mark.parametrize("override,message", [({"split_by": "random"}, "dataset.split_by='random' is not one of"),
                                               ({"heldout_share": 1.0}, "heldout_share=1.0 must be between 0 and 1")])
 def test_bad_split_options(override, message):
     with pytest.raises(UserError, match=message):

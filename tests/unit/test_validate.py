@@ -46,7 +46,7 @@ def _check(command: str, overrides: list[str]):
     ("train", ["+objective.foo=1"], r"^objective.foo is not an objective option"),
     ("train", ["objective=correctness", "+objective.answer_weight=1"], r"^objective.answer_weight: correctness"),
     ("train", ["heldout.limit=-1"], r"^heldout.limit=-1 must be an integer >= 0"),
-    ("train", ["dataset.split=bogus"], r"^dataset.split='bogus' is not one of"),
+    ("train", ["dataset.split_by=bogus"], r"^dataset.split_by='bogus' is not one of"),
     ("eval", ["dataset.heldout_share=1.5"], r"^dataset.heldout_share=1.5 must be between 0 and 1"),
     ("train", ["heldout.batch_size=0"], r"^heldout.batch_size=0 must be an integer >= 1"),
     ("eval", ["eval.n=abc"], r"^eval.n='abc' must be an integer >= 1$"),
