@@ -194,6 +194,17 @@ def _launch_time() -> datetime:
     return datetime.fromisoformat(first.decode())
 
 
+def refuse_busy_run_dir(args: list[str]) -> None:
+    """An explicit `hydra.run.dir` that another live alft process runs in is refused before Hydra writes its
+    `.hydra/` and log there (the app holds the lock itself: alft_cli.runs.run_dir_lock)."""
+    from alft_cli.runs import run_dir_lock
+
+    given = [a.partition("=")[2] for a in args if a.startswith("hydra.run.dir=")]
+    if given and "${" not in given[-1] and not {"-m", "--multirun"} & set(args):
+        with run_dir_lock(Path(given[-1]).expanduser()):
+            pass
+
+
 def _fail(err: Exception) -> None:
     print(f"alft: error: {err}", file=sys.stderr)
     sys.exit(2)
@@ -215,6 +226,7 @@ def main(argv: list[str] | None = None) -> None:
 
         rest = resume_overrides(command, rest)
         rest = [*rewrite_overrides(rest), *distributed_overrides(rest)]
+        refuse_busy_run_dir(rest)
     except UserError as err:
         _fail(err)
     sys.argv = [f"alft {command}", *rest]

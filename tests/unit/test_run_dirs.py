@@ -11,7 +11,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from alft_cli import runs
-from alft_cli.cli import conf_dir
+from alft_cli.cli import conf_dir, refuse_busy_run_dir
 from alft_cli.errors import UserError
 from alft_cli.runs import check_run_dir, interrupted_message, resume_overrides, run_dir_lock, unique_dir
 
@@ -82,6 +82,9 @@ def test_a_run_directory_in_use_by_a_live_process_is_refused(tmp_path):
         in_use = rf"^run directory {out} is in use by another alft process \(pid {holder.pid}\); wait for it"
         with pytest.raises(UserError, match=in_use), run_dir_lock(out):
             raise AssertionError("entered a directory in use")
+        with pytest.raises(UserError, match=in_use):  # alft's command line, before Hydra writes into it
+            refuse_busy_run_dir(["model=tiny", f"hydra.run.dir={out}"])
+        refuse_busy_run_dir(["-m", f"hydra.run.dir={out}"])  # a sweep does not use hydra.run.dir
         if ending == "ends":
             release.set()
         else:
