@@ -8,7 +8,8 @@ The pre-registered analysis (issue 12, docs/results/<study>/PLAN.md), at --step 
   (non-inferiority, margin 0.02); each with the effect (difference of the seed means), a 95 %
   hierarchical bootstrap CI (seeds, then problems shared by both arms, then samples), a one-sided Welch
   t-test and an exact permutation test on the per-seed means; Holm's correction across the three on the
-  --test p-values; verdict: supported when the adjusted p < --alpha;
+  --test p-values; verdict: supported when the adjusted p < --alpha, marked interim while an arm has fewer
+  seeds than the seed rule asks for;
 - secondary metrics, descriptive: maj@n, pass@n, greedy accuracy, cross-variant agreement, answer entropy,
   unparsed rate, pass@n drop (base − arm);
 - the seed rule: pooled seed σ of pass@1 over the label-free arms, the minimum detectable effect (80 %
@@ -349,6 +350,9 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
     by_arm = {a: at(a, step) for a in arms}
     contrasts = primary(by_arm, args)
     rule = seed_rule(by_arm, args)
+    interim = rule["seeds_now"] < rule["recommended_seeds"]  # the plan decides with its seeds in every arm
+    for c in contrasts:
+        c["verdict"] = f"interim: {c['verdict']}" if interim and c["verdict"] != "n/a" else c["verdict"]
     commits, commit_warnings, commit_note = provenance(runs)
     budget_rows, budget_bad = budget_check(runs, proto["steps"])
     warnings += commit_warnings + precision_warnings(runs) + [f"budget differs: {b}" for b in budget_bad]
@@ -379,6 +383,10 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
     md += [f"## Primary contrasts (step {step})", "",
            (f"One-sided tests on the per-seed means of pass@1; Holm across the three on the {args.test} p-values, "
            f"α = {args.alpha}. Effect: difference of the seed means; CI: paired hierarchical bootstrap 95 %."), ""]
+    if interim:
+        md += [(f"**Interim: {rule['seeds_now']} of the plan's {rule['recommended_seeds']} seeds** in the label-free "
+                "arm with the fewest. These p-values decide nothing; the verdicts come with the plan's seeds in "
+                "every label-free arm (Seed rule, below)."), ""]
     md += table(["contrast", "seeds", "effect", "95 % CI", "Welch t (df)", "p Welch", "p permutation",
                  "p Holm", "verdict"],
                 [[c["name"], "/".join(map(str, c["seeds"])), "–" if c["effect"] is None else f"{c['effect']:+.3f}",
@@ -414,7 +422,7 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
     path = out_dir / "report.md"
     path.write_text("\n".join(md))
     summary = {"protocol": proto, "step": step, "stats": stats, "pass@1_ci": cells, "contrasts": contrasts,
-               "seed_rule": rule, "commits": commits, "commit_note": commit_note, "warnings": warnings,
+               "seed_rule": rule, "interim": interim, "commits": commits, "commit_note": commit_note, "warnings": warnings,
                "values": {a: {s: {k: seed_values(r) for k, r in st.items()} for s, st in runs[a].items()}
                           for a in arms}}
     (out_dir / "report.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")

@@ -304,13 +304,20 @@ def test_runner_resumes_from_committed_results_and_the_report_recomputes_them(tm
         assert f"| {name} | 3/3 | {c['effect']:+.3f} |" in md
     for c, p in zip(summary["contrasts"], stats_.holm(expected_p)):
         assert c["p_holm"] == pytest.approx(p)
-        assert c["verdict"] == ("supported" if p < 0.05 else "not supported")
+        assert c["verdict"] == "interim: " + ("supported" if p < 0.05 else "not supported")  # 3 of 6 seeds
     sigma, _ = stats_.pooled_sd([per_seed[a] for a in report.LABEL_FREE])
     assert summary["seed_rule"]["pooled_sd"] == pytest.approx(sigma)
     assert f"**Seeds per label-free arm: {summary['seed_rule']['recommended_seeds']}**" in md
+    assert summary["interim"] and "**Interim: 3 of the plan's 6 seeds**" in md
     assert summary["stats"]["coherence"]["2"]["pass@1"]["mean"] == pytest.approx(statistics.mean(per_seed["coherence"]))
     for png in ("curves.png", "pass_at_1.png"):
         assert (results / png).read_bytes()[:4] == b"\x89PNG"
+    with monkeypatch.context() as m:  # had the seed rule asked for 3 seeds, these would be the verdicts
+        m.setattr(report.study_stats, "seeds_needed", lambda *a, **k: (3, "3 seeds"))
+        report.main([str(results), "--boot", "50"])
+    final = json.loads((results / "report.json").read_text())
+    assert not final["interim"] and "Interim" not in (results / "report.md").read_text()
+    assert [c["verdict"] for c in final["contrasts"]] == [c["verdict"][len("interim: "):] for c in summary["contrasts"]]
 
     # A protocol change that only shapes training leaves the untrained base arm's files valid; others do not.
     study_file = results / "study.json"
