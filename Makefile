@@ -76,8 +76,8 @@ study2-base: study2-tree
 
 # the plan's first runs (C1-C4 seeds 0-5, C5 seeds 0-2), then the seed rule's further seeds of C1-C4
 study2: study2-tree
-	$(call locked,$(MAKE) -C $(STUDY2_TREE) $@-here STUDY2_ARGS="$(STUDY2_ARGS)"); $(MAKE) study2-merge && \
-	  { [ $$status -ne 0 ] && exit $$status || $(MAKE) study2-extend; }
+	$(call locked,$(MAKE) -C $(STUDY2_TREE) $@-here STUDY2_ARGS="$(STUDY2_ARGS)"); \
+	if [ $$status -ne 0 ]; then $(MAKE) study2-merge; exit $$status; fi; $(MAKE) study2-extend  # it merges first
 
 # C1-C4 up to the seed rule's number of seeds (study_report.py: from sigma of seeds 0-5, at most 16)
 study2-extend: study2-tree study2-merge

@@ -140,8 +140,9 @@ def primary(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> list[dic
 def seed_rule(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> dict:
     """The plan's seed rule: σ of the label-free arms' first RULE_SEEDS seeds sizes the study; the minimum
     detectable effect uses every seed so far."""
-    groups = [[seed_values(r)["pass@1"] for r in by_arm.get(a, [])] for a in LABEL_FREE]
-    first = [[seed_values(r)["pass@1"] for r in by_arm.get(a, []) if r["seed"] < RULE_SEEDS] for a in LABEL_FREE]
+    per_seed = [[(r["seed"], seed_values(r)["pass@1"]) for r in by_arm.get(a, [])] for a in LABEL_FREE]
+    groups = [[v for _, v in g] for g in per_seed]
+    first = [[v for s, v in g if s < RULE_SEEDS] for g in per_seed]
     sigma, df = study_stats.pooled_sd(groups)
     alpha = args.alpha / len(CONTRASTS)
     seeds = min((len(g) for g in groups if g), default=0)
