@@ -20,8 +20,8 @@ load, in any thread, cold or warm. math-verify runs in a separate process with a
 `Verdict.UNDECIDED`: scored as not correct and counted (`answers/undecided_rate` in training,
 `undecided_rate` in eval metrics), never silently False. Inputs math-verify could hang on (over 1000
 characters, towers of powers, exponents >= 1000 or >= 100 on a symbolic base, factorials of large,
-composite or factorial arguments, binomials of large arguments) are refused: `WRONG`, without running
-it. math-verify verdicts are cached per canonical (gold, pred) pair.
+composite or factorial arguments, binomials of large arguments) are refused without running it: a pair
+the exact rules cannot decide is then `UNDECIDED` too (it was not checked: neither right nor wrong). math-verify verdicts are cached per canonical (gold, pred) pair.
 
 Extraction order (the first rule that yields an answer wins)
 1. `#### X` — the first occurrence that is not a markdown heading (`#### Step 1:` starts with a letter).
@@ -70,6 +70,8 @@ backtracking nests); fallbacks scan only the tail of long texts; the math-verify
 above and by a 4 GiB address-space cap.
 
 Changelog of verdicts (bump `CHECKER_VERSION` with every change that can flip one)
+- 2.1.0: a `math` pair the input guard refuses to check is `UNDECIDED` (was `WRONG`: an unchecked
+  `2^{1000}` against gold `2^{10} \cdot 2^{990}` counted as a wrong answer, not as an undecided one).
 - 2.0.0: math-verify runs in a worker process without signals; an overrun is `UNDECIDED` (was a
   load-dependent False, and unbounded outside the main thread); limit 0.5 s → 10 s, start-up excluded.
   Mixed numbers `3\\frac{1}{2}` = 3.5 (was 31/2 = 15.5), `3 1/2` under `math` = 3.5 (was 15.5).
@@ -96,7 +98,7 @@ from alft_cli._numbers import NUMBER_RE, canonical_number, clean_latex
 if TYPE_CHECKING:
     from alft_cli._math_worker import MathVerifier
 
-CHECKER_VERSION = "2.0.0"
+CHECKER_VERSION = "2.1.0"
 STYLES = ("gsm8k", "math", "exact")
 MATH_TIMEOUT_S = 10.0  # per math-verify check in the worker; an overrun is Verdict.UNDECIDED
 
@@ -106,7 +108,7 @@ class Verdict(enum.Enum):
 
     CORRECT = "correct"
     WRONG = "wrong"
-    UNDECIDED = "undecided"  # math-verify overran MATH_TIMEOUT_S: not correct, and counted
+    UNDECIDED = "undecided"  # not checked (math-verify overran, or the input guard refused): not correct, counted
 
 
 _TAIL_CHARS = 2000  # fallbacks only look at the end of the text
@@ -444,7 +446,7 @@ def parse_gold(answer_field: str, style: str = "gsm8k") -> str | None:
 
 def judge_answer(pred: str | None, gold: str, style: str = "gsm8k") -> Verdict:
     """The verdict on `pred` against `gold` (canonical or a raw dataset field); an unparsable gold is
-    never matched. Deterministic; UNDECIDED only when math-verify overruns (module docstring)."""
+    never matched. Deterministic; UNDECIDED only for a `math` pair left unchecked (module docstring)."""
     _check_style(style)
     if pred is None:
         return Verdict.WRONG
@@ -517,7 +519,7 @@ def _math_verifier() -> MathVerifier:
 def _math_verify_verdict(gold: str, pred: str) -> Verdict:
     """math-verify's verdict on two canonical strings, under the input guard and the worker's limit."""
     if _too_costly(gold) or _too_costly(pred):
-        return Verdict.WRONG
+        return Verdict.UNDECIDED
     verdict = _math_verifier().verify(gold, pred)
     if verdict is None:
         return Verdict.UNDECIDED

@@ -254,7 +254,7 @@ def test_unknown_style_is_one_clear_error(fn) -> None:  # type: ignore[no-untype
 
 def test_public_constants() -> None:
     assert STYLES == ("gsm8k", "math", "exact")
-    assert answers.CHECKER_VERSION == "2.0.0"
+    assert answers.CHECKER_VERSION == "2.1.0"
 
 
 # issue 13 items 1-7: (text, style, expected extraction)
