@@ -384,7 +384,7 @@ def dumps(record: dict) -> str:
 
 def eval_metrics(run: Path) -> dict:
     keep = ("n_problems", "samples_per_problem", "pass@1", "answer_entropy", "distinct_answers", "unparsed_rate",
-            "coherence", "variants")
+            "agreement", "variants")
     m = json.loads((run / "metrics.json").read_text())
     out = {k: m[k] for k in m if k in keep or k.startswith(("pass@", "maj@")) and not k.endswith("_ci")}
     out["checker_version"] = m.get("protocol", {}).get("checker_version")

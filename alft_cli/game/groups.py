@@ -94,7 +94,7 @@ def group_stats(groups: Groups) -> dict[str, float]:
 
     answer_entropy: entropy (nats) of the pooled parsed histogram; n_distinct: distinct parsed answers;
     majority_share: pooled mode count / parsed samples; unparsed_rate: unparsed / all samples; and, with
-    two or more variants, agreement: the ``agreement`` of the variants' majority answers (eval's coherence).
+    two or more variants, agreement: the ``agreement`` of the variants' majority answers (eval's ``agreement``).
     """
     groups = check_groups(groups)
     pooled = Counter()

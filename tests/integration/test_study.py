@@ -268,6 +268,7 @@ def test_runner_resumes_from_committed_results_and_the_report_recomputes_them(tm
     ids = [p["id"] for p in rec["problems"]]
     assert len(ids) == 12 and {p["variant"] for p in rec["problems"]} == {"identity", "paraphrase"}
     assert rec["metrics"]["sampled"]["pass@1"] == pytest.approx(_problems_pass1(rec))
+    assert 0 <= rec["metrics"]["sampled"]["agreement"] <= 1  # the cross-variant agreement is kept
     assert all(p["greedy"] in (0, 1) for p in rec["problems"][:6]) and rec["problems"][6]["greedy"] is None
 
     # A fresh machine: outputs gone, nothing runs again.
