@@ -149,13 +149,6 @@ def distinct_answers(answers: Sequence[Answer]) -> int:
     return len({a for a in answers if a is not None})
 
 
-def unparsed_rate(answers: Sequence[Answer]) -> float:
-    """Fraction of answers that are ``None``."""
-    if not answers:
-        raise ValueError("unparsed_rate of an empty answer list")
-    return sum(a is None for a in answers) / len(answers)
-
-
 def bootstrap_ci(
     values: Sequence[float], n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
 ) -> tuple[float, float]:

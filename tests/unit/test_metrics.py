@@ -22,7 +22,6 @@ from alft_cli.metrics import (
     maj_at_k,
     pass_at_k,
     summarize,
-    unparsed_rate,
 )
 
 
@@ -136,12 +135,8 @@ def test_answer_entropy(answers: list[str | None], expected: float) -> None:
     assert answer_entropy(answers) == pytest.approx(expected, abs=1e-12)
 
 
-def test_distinct_and_unparsed() -> None:
-    answers = ["1", "2", None, "1", None, None]
-    assert distinct_answers(answers) == 2
-    assert unparsed_rate(answers) == 0.5
-    with pytest.raises(ValueError):
-        unparsed_rate([])
+def test_distinct_answers() -> None:
+    assert distinct_answers(["1", "2", None, "1", None, None]) == 2
 
 
 # ---------------------------------------------------------------- bootstrap
