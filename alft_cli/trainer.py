@@ -1,9 +1,10 @@
 """CoherenceGRPOTrainer: TRL's GRPOTrainer with every variant of a problem in the same generation batch.
 
-The answer-level reward itself is an ordinary TRL reward function (`alft_cli.rewards`). Two hooks are
+The answer-level reward itself is an ordinary TRL reward function (`alft_cli.rewards`). Four hooks are
 overridden: `_get_train_sampler`, so that the m transformed prompts of one problem, each repeated G times,
-land together in one generation batch and the consensus sees all m×G answers; and `log`, which adds GPU
-memory peaks and completion throughput to every logged step (`alft_cli.telemetry`). Its options live
+land together in one generation batch and the consensus sees all m×G answers; `_generate` and
+`_calculate_rewards`, only timed; and `log`, which adds GPU memory peaks, completion throughput and the
+generation and reward shares of the time to every logged step (`alft_cli.telemetry`). Its options live
 on `CoherenceGRPOConfig` (a `GRPOConfig` with `num_variants`), checked before TRL sees them.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -21,7 +23,7 @@ from trl import GRPOConfig, GRPOTrainer
 from alft_cli.errors import UserError
 from alft_cli.telemetry import StepTelemetry
 
-OVERRIDDEN_HOOKS = ("_get_train_sampler", "log")
+OVERRIDDEN_HOOKS = ("_get_train_sampler", "_generate", "_calculate_rewards", "log")
 
 
 class VariantBlockSampler(Sampler[int]):
@@ -132,8 +134,21 @@ class CoherenceGRPOTrainer(GRPOTrainer):
             seed=args.seed,
         )
 
+    def _generate(self, prompts: list):
+        with self._timed("generation"):
+            return super()._generate(prompts)
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        with self._timed("reward"):
+            return super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+
+    def _timed(self, phase: str) -> AbstractContextManager:
+        """Time `phase` of a training step (TRL's evaluation loop generates and scores too: not counted)."""
+        return self.telemetry.timed(phase, self.accelerator.device) if self.model.training else nullcontext()
+
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Every logged training step also gets `gpu/mem_*_gb` peaks and `throughput/completion_tokens_per_s`.
+        """Every logged training step also gets `gpu/mem_*_gb` peaks, `throughput/completion_tokens_per_s` and
+        `timing/{generation,reward}_share`.
 
         Completion tokens since the last log: TRL's per-generation-batch mean length (over all processes) ×
         the generation batch size (completions of all processes).

@@ -66,11 +66,17 @@ def test_heldout_passes_use_the_trainers_model_and_device_and_steps_log_throughp
     for row in steps:
         assert row["throughput/completion_tokens_per_s"] > 0
         assert (row["gpu/mem_allocated_gb"], row["gpu/mem_reserved_gb"]) == (1.5, 4.0)
+        # generation and reward: parts of the step's wall-clock time, together less than all of it
+        assert row["timing/generation_share"] > 0 and row["timing/reward_share"] > 0
+        assert row["timing/generation_share"] + row["timing/reward_share"] < 1
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert (written["peak_gpu_mem_gb"], written["peak_gpu_reserved_gb"]) == (1.5, 4.0)
     # completion tokens of the run / training seconds: between the slowest and fastest logged step
     rates = [r["throughput/completion_tokens_per_s"] for r in steps]
     assert min(rates) * 0.99 <= written["completion_tokens_per_s"] <= max(rates) * 1.01
+    for phase in ("generation", "reward"):
+        shares = [r[f"timing/{phase}_share"] for r in steps]
+        assert min(shares) * 0.99 <= written[f"{phase}_share"] <= max(shares) * 1.01
 
 
 def test_heldout_size_zero_skips_the_passes_and_writes_null(tmp_path, monkeypatch):

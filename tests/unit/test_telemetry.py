@@ -46,16 +46,50 @@ def test_alft_sets_the_allocator_before_torch_is_imported(tmp_path):
     assert out == [ALLOC_CONF, "False"]
 
 
+NO_TIME = {"timing/generation_share": 0.0, "timing/reward_share": 0.0}
+
+
 def test_step_logs_throughput_over_the_time_since_the_last_emitted_rate():
     clock = iter([110.0, 112.0, 116.0])
     t = StepTelemetry(clock=lambda: next(clock))
-    assert t.step_logs("cpu", 500.0, start_time=100.0) == {"throughput/completion_tokens_per_s": 50.0}
+    assert t.step_logs("cpu", 500.0, start_time=100.0) == {"throughput/completion_tokens_per_s": 50.0, **NO_TIME}
     assert t.step_logs("cpu", 0.0, start_time=100.0) == {}  # no generation in this interval: the clock runs on
-    assert t.step_logs("cpu", 300.0, start_time=100.0) == {"throughput/completion_tokens_per_s": 50.0}
+    assert t.step_logs("cpu", 300.0, start_time=100.0) == {"throughput/completion_tokens_per_s": 50.0, **NO_TIME}
     assert (t.tokens, t.seconds) == (800.0, 16.0)
     assert t.run_metrics("cpu") == {"peak_gpu_mem_gb": None, "peak_gpu_reserved_gb": None,
-                                    "completion_tokens_per_s": 50.0}
+                                    "completion_tokens_per_s": 50.0, "generation_share": 0.0, "reward_share": 0.0}
     assert StepTelemetry().run_metrics("cpu")["completion_tokens_per_s"] is None  # no logged step: null
+    assert StepTelemetry().run_metrics("cpu")["generation_share"] is None
+
+
+def test_generation_and_reward_shares_of_each_logged_interval_and_of_the_run():
+    now = [100.0]
+    t = StepTelemetry(clock=lambda: now[0])
+
+    def spend(phase, seconds):
+        with t.timed(phase):
+            now[0] += seconds
+
+    spend("generation", 6.0), spend("reward", 1.0)
+    now[0] += 3.0  # the rest of the step: log-probs, loss, backward, optimizer
+    assert t.step_logs("cpu", 100.0, start_time=100.0) == {
+        "throughput/completion_tokens_per_s": 10.0, "timing/generation_share": 0.6, "timing/reward_share": 0.1}
+    spend("generation", 2.0), spend("generation", 2.0)  # two generation batches before the next log
+    now[0] += 6.0
+    assert t.step_logs("cpu", 100.0, start_time=100.0)["timing/generation_share"] == 0.4
+    run = t.run_metrics("cpu")
+    assert (run["generation_share"], run["reward_share"]) == (0.5, 0.05)  # 10 s and 1 s of 20 s
+    with pytest.raises(ValueError, match="phase"), t.timed("backward"):
+        pass
+
+
+def test_a_phase_on_a_gpu_is_timed_between_synchronisations(monkeypatch):
+    events = []
+    monkeypatch.setattr(telemetry, "_synchronize", lambda device: events.append(("sync", device)))
+    t = StepTelemetry(clock=lambda: events.append(("clock",)) or 0.0)
+    with t.timed("generation", "cuda:0"):
+        events.append(("work",))
+    assert events == [("sync", "cuda:0"), ("clock",), ("work",), ("sync", "cuda:0"), ("clock",)]
 
 
 def test_gpu_peaks_are_per_interval_in_logs_and_the_maximum_in_metrics(monkeypatch):
