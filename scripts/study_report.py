@@ -408,7 +408,7 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
     sd, now, most = (_p3(rule[k]) for k in ("pooled_sd", "mde_now", "mde_at_most"))
     md += ["", "## Seed rule", "",
            (f"Pooled seed SD of pass@1 over the label-free arms: {sd} ({rule['df']} df); minimum detectable "
-           f"effect (80 % power, one-sided α = {rule['alpha']:.4f}, t): {now} with {rule['seeds_now']} seeds, "
+           f"effect (80 % power, one-sided α = {rule['alpha']:.4f}, t): {now} with {study_stats.count_seeds(rule['seeds_now'])}, "
            f"{most} with {MOST_SEEDS}."),
            (f"**Seeds per label-free arm: {rule['recommended_seeds']}** ({rule['why']}; "
             f"{rule['seeds_now']} in every arm so far)."), ""]

@@ -111,6 +111,10 @@ def mde(sigma: float, n: int, alpha: float, power: float = 0.8) -> float:
     return float((stats.t.ppf(1 - alpha, df) + stats.t.ppf(power, df)) * sigma * math.sqrt(2 / n))
 
 
+def count_seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
 def seeds_needed(sigma: float, effect: float, alpha: float, have: int | None = None, start: int = 6,
                  most: int = 16, power: float = 0.8) -> tuple[int, str]:
     """The plan's seed rule (study2/PLAN.md): (seeds per label-free arm, why).
@@ -120,7 +124,7 @@ def seeds_needed(sigma: float, effect: float, alpha: float, have: int | None = N
     `most` the report gives the minimum detectable effect and the study stops).
     """
     if math.isnan(sigma) or (have is not None and have < start):
-        return start, f"{have or 0} seeds so far: run the plan's first {start}"
+        return start, f"{count_seeds(have or 0)} so far: run the plan's first {start}"
     z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(power)
     n = math.ceil(2 * z**2 * sigma**2 / effect**2)
     why = f"σ = {sigma:.3f} over the first {start} seeds needs n = {n} for Δ = {effect}"
