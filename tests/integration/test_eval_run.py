@@ -62,16 +62,20 @@ def test_resume_generates_only_unfinished_problems(tmp_path, monkeypatch):
     _record(monkeypatch, calls)
     run_eval(_cfg("eval", [*FAST, "eval.limit=3"]))  # resume: problems 1, 2
     assert len(calls) == 3
-    run_eval(_cfg("eval", [*FAST, "eval.limit=5"]))  # a larger limit: problems 3, 4 only
+    speed = run_eval(_cfg("eval", [*FAST, "eval.limit=5"]))["generation"]  # a larger limit: problems 3, 4 only
     assert len(calls) == 5
+    assert (speed["completions"], speed["from_cache"]) == (4, 6) and speed["seconds"] > 0
+    assert speed["completions_per_s"] == pytest.approx(4 / speed["seconds"], rel=0.01)
     metrics = run_eval(_cfg("eval", [*FAST, "eval.limit=5"]))  # everything cached: nothing generated
     assert len(calls) == 5 and metrics["n_problems"] == 5
+    assert metrics.pop("generation") == {"completions": 0, "from_cache": 10, "seconds": None, "completions_per_s": None}
     assert calls == [row["prompt"] for row in _jsonl(run / "completions.partial.jsonl")]
     assert len(set(calls)) == 5 and len(_jsonl(run / "samples.jsonl")) == 10
 
     # the resumed completions are those of one uninterrupted run (chunk seed = seed + prompt index)
     monkeypatch.chdir(fresh)
-    assert run_eval(_cfg("eval", [*FAST, "eval.limit=5"])) == metrics
+    fresh_metrics = run_eval(_cfg("eval", [*FAST, "eval.limit=5"]))
+    assert fresh_metrics.pop("generation")["completions"] == 10 and fresh_metrics == metrics
     assert [r["completion"] for r in _jsonl(fresh / "samples.jsonl")] == [
         r["completion"] for r in _jsonl(run / "samples.jsonl")]
 
@@ -86,8 +90,9 @@ def test_rescoring_samples_reproduces_metrics_exactly(tmp_path, monkeypatch):
     (tmp_path / "rescore").mkdir()
     monkeypatch.chdir(tmp_path / "rescore")
     again = run_eval(_cfg("eval", [f"eval.completions_file={tmp_path / 'samples.jsonl'}", "eval.k=[1,2]"]))
-    assert {k: v for k, v in again.items() if k != "protocol"} == {k: v for k, v in metrics.items() if k != "protocol"}
-    assert "agreement" in again and again["protocol"]["completions_file"].endswith("samples.jsonl")
+    same = {"protocol", "generation"}  # no model generated the re-scored completions
+    assert {k: v for k, v in again.items() if k not in same} == {k: v for k, v in metrics.items() if k not in same}
+    assert "generation" not in again and "agreement" in again and again["protocol"]["completions_file"].endswith("samples.jsonl")
 
 
 class FakeLLM:
