@@ -71,7 +71,7 @@ above and by a 4 GiB address-space cap.
 
 Changelog of verdicts (bump `CHECKER_VERSION` with every change that can flip one)
 - 2.1.0: a `math` pair the input guard refuses to check is `UNDECIDED` (was `WRONG`: an unchecked
-  `2^{1000}` against gold `2^{10} \cdot 2^{990}` counted as a wrong answer, not as an undecided one).
+  `2^{1000}` against gold `2^{10} \\cdot 2^{990}` counted as a wrong answer, not as an undecided one).
 - 2.0.0: math-verify runs in a worker process without signals; an overrun is `UNDECIDED` (was a
   load-dependent False, and unbounded outside the main thread); limit 0.5 s → 10 s, start-up excluded.
   Mixed numbers `3\\frac{1}{2}` = 3.5 (was 31/2 = 15.5), `3 1/2` under `math` = 3.5 (was 15.5).
