@@ -6,7 +6,8 @@ random-init model of a named shape, with GSM8K prompts from a local file. The tw
 identical prompts (no shuffling: both take the same 4 problems per step; `scripts/bench_overhead.py` builds
 them); the first step of each is warm-up and dropped. A random model rarely ends a completion, so every
 completion runs to the length limit: the recipe's worst case. Memory is torch's peak allocated and reserved
-on the GPU (n/a on CPU). The last line ends with the median step-time ratio coherence/plain.
+on the GPU (n/a on CPU); for CoherenceGRPOTrainer also the shares of the step spent generating and computing
+rewards (`timing/*_share`). The last line ends with the median step-time ratio coherence/plain.
 
 Sized for one H200: both real shapes with the defaults (2 rounds × 2 steps per trainer) should take 5-6 minutes
 (estimated from the 18 s/step measured for the 1.5B shape in issue 16). `--shape tiny` runs on CPU in seconds
@@ -80,8 +81,10 @@ def measure(trainer) -> dict:
     steps = timed_steps(trainer)
     tokens = sum(row["completions/mean_length"] * trainer.args.generation_batch_size for row in steps)
     peaks = cuda_peaks_gb(device)
+    shares = {phase: statistics.median(row[f"timing/{phase}_share"] for row in steps)
+              for phase in ("generation", "reward") if f"timing/{phase}_share" in steps[0]}  # alft's trainer only
     return {"step_time": statistics.median(row["step_time"] for row in steps),
-            "tokens_per_s": tokens / sum(row["step_time"] for row in steps), "peaks": peaks}
+            "tokens_per_s": tokens / sum(row["step_time"] for row in steps), "peaks": peaks, "shares": shares}
 
 
 def bench_shape(shape: str, cfg, args) -> list[float]:
@@ -117,8 +120,11 @@ def bench_shape(shape: str, cfg, args) -> list[float]:
         peaks = [run["peaks"] for run in runs if run["peaks"]]
         memory = (f"peak allocated {max(p[0] for p in peaks):.1f} GiB, reserved {max(p[1] for p in peaks):.1f} GiB"
                   if peaks else "GPU memory n/a (CPU)")
+        shares = "".join(f", {phase} {statistics.median(x['shares'][phase] for x in runs):.1%}"
+                         for phase in runs[0]["shares"])
         print(f"{shape} {kind}: {statistics.median(x['step_time'] for x in runs):.2f} s/step, "
-              f"{statistics.median(x['tokens_per_s'] for x in runs):.0f} completion tokens/s, {memory}", flush=True)
+              f"{statistics.median(x['tokens_per_s'] for x in runs):.0f} completion tokens/s, {memory}"
+              f"{shares}", flush=True)
     print(f"{shape}: {config.generation_batch_size} completions x {config.max_completion_length} tokens per step, "
           f"{'bf16 on ' + torch.cuda.get_device_name() if gpu else 'fp32 on CPU'}, step-time ratio coherence/plain "
           f"{statistics.median(ratios):.3f} (median of {len(ratios)} rounds)", flush=True)

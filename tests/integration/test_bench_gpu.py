@@ -24,6 +24,9 @@ def test_bench_gpu_tiny_prints_each_trainer_and_ends_with_the_ratio(shared_data)
     for kind in ("coherence", "plain"):
         line = next(x for x in lines if x.startswith(f"tiny {kind}:"))
         assert re.search(r"[\d.]+ s/step, \d+ completion tokens/s, GPU memory n/a \(CPU\)", line), line
+        shares = re.search(r"generation ([\d.]+)%, reward ([\d.]+)%$", line)
+        assert (shares is not None) == (kind == "coherence"), line  # plain TRL logs no shares
+        assert shares is None or 0 < float(shares[1]) + float(shares[2]) < 100
     assert any(x.startswith("tiny: 8 completions x 4 tokens per step, fp32 on CPU") for x in lines), lines
     assert lines[-1].startswith("median step-time ratio coherence/plain (tiny; 1 rounds):")
     assert float(lines[-1].split()[-1]) > 0
