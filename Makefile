@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled TOKENIZERS_PARALLELISM=false
 
-.PHONY: install demo test test-fast lint bench wheelhouse study2-tree study2-base study2 study2-extend study2-base-here study2-here study2-merge study2-smoke clean
+.PHONY: install demo test test-fast lint bench wheelhouse study2-tree study2-base study2 study2-extend study2-base-here study2-here study2-merge study2-status study2-smoke clean
 
 install: $(VENV)/.installed
 
@@ -98,6 +98,17 @@ study2-here: install
 	  --seeds 0 1 2 3 4 5 --commit $(STUDY2_ARGS); status=$$?; \
 	$(STUDY_ENV) $(BIN)/python scripts/study_run.py $(STUDY2) --arms correctness --seeds 0 1 2 --commit \
 	  $(STUDY2_ARGS) || status=$$?; exit $$status
+
+# where the study stands, read from the worktree (starts nothing): each run's evals done and to do, and how far
+# an unfinished training got; C1-C4 up to the seed rule's number of seeds in the last merged report (else 6)
+study2-status: install
+	@seeds=$$($(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["seed_rule"]["recommended_seeds"])' \
+	  < outputs/study/study2-report/report.json 2>/dev/null || echo 6); \
+	$(BIN)/python scripts/study_run.py $(STUDY2) --results $(STUDY2_TREE)/docs/results/study2 \
+	  --out $(STUDY2_TREE)/outputs/study/study2 --arms coherence coherence_null majority random \
+	  --seeds $$(seq 0 $$((seeds - 1))) --dry-run | grep '^# '
+	@$(BIN)/python scripts/study_run.py $(STUDY2) --results $(STUDY2_TREE)/docs/results/study2 \
+	  --out $(STUDY2_TREE)/outputs/study/study2 --arms correctness --seeds 0 1 2 --dry-run | grep '^# '
 
 study2-merge:
 	git merge --no-edit study2-runs

@@ -227,6 +227,19 @@ class Unit:
         path = self.train_dir / ("final_model" if step == self.args.steps else f"checkpoint-{step}")
         return path if (path / "config.json").is_file() else None
 
+    def progress(self) -> str | None:
+        """How far the training in the scratch directory got (its log and newest checkpoint), if it started."""
+        log = self.train_dir / "train_log.jsonl"
+        if not self.trained or not log.is_file():
+            return None
+        if (self.train_dir / "metrics.json").is_file():
+            return "trained"
+        steps = [json.loads(x).get("step", 0) for x in log.read_text().splitlines() if x.strip()]
+        saved = [int(c.name.split("-")[1]) for c in self.train_dir.glob("checkpoint-*")
+                 if (c / "trainer_state.json").is_file()]
+        return (f"training logged step {max(steps, default=0)} of {self.args.steps}, "
+                f"resumes from {f'checkpoint-{max(saved)}' if saved else 'step 0'}")
+
     def train_argv(self) -> list[str]:
         a = self.args
         save = ["trainer.save_strategy=steps", f"trainer.save_steps={math.gcd(*a.eval_steps[:-1], RESUME_EVERY)}",
@@ -516,7 +529,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         for u in units:
             todo = u.missing()
-            print(f"# {u.name}: done {[s for s in u.stages if s not in todo]}, to do {todo}")
+            progress = u.progress() if todo else None
+            print(f"# {u.name}: done {[s for s in u.stages if s not in todo]}, to do {todo}"
+                  + (f" ({progress})" if progress else ""))
             if todo and u.trained and not all(u.model_at(s) for s in todo):
                 print(shlex.join(u.train_argv()))
             for step in todo:

@@ -440,6 +440,25 @@ def test_an_interrupted_training_goes_on_from_its_checkpoint(tmp_path, monkeypat
 
 # ---------------------------------------------------------------- for real, on the tiny model
 @pytest.mark.slow
+def test_dry_run_says_how_far_an_unfinished_training_got(tmp_path, monkeypatch, capsys):
+    run = _script("study_run")
+    argv = ["--study", "t", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out"), "--model",
+            "tiny", "--seeds", "0", "1", "2", "--steps", "10", "--eval-steps", "5", "10", "--arms", "coherence",
+            "--dry-run"]
+    for seed, logged in ((0, 7), (1, 10)):
+        train = tmp_path / "out" / "coherence" / f"seed{seed}" / "train"
+        (train / "checkpoint-5").mkdir(parents=True)
+        (train / "checkpoint-5" / "trainer_state.json").write_text("{}")
+        (train / "checkpoint-10").mkdir()  # cut short: no trainer_state.json, not resumable
+        (train / "train_log.jsonl").write_text("".join(json.dumps({"step": s}) + "\n" for s in range(1, logged + 1)))
+    (tmp_path / "out" / "coherence" / "seed1" / "train" / "metrics.json").write_text("{}")
+    assert run.main(argv) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("# ")]
+    assert lines == ["# coherence/seed0: done [], to do [5, 10] (training logged step 7 of 10, resumes from checkpoint-5)",
+                     "# coherence/seed1: done [], to do [5, 10] (trained)",
+                     "# coherence/seed2: done [], to do [5, 10]"]
+
+
 def test_report_warns_when_evals_ran_in_different_precisions():
     report = _script("study_report")
 
