@@ -55,3 +55,16 @@ def test_report_and_scoring_do_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=PACKAGE.parent)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_source_file_compiles_without_warnings():
+    """Invalid escapes such as `"\\c"` in a docstring are SyntaxWarnings today and errors in a later Python."""
+    import warnings
+
+    repo = PACKAGE.parent
+    files = [p for d in ("alft_cli", "scripts", "tests") for p in sorted((repo / d).rglob("*.py"))]
+    assert len(files) > 50
+    for path in files:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compile(path.read_text(), str(path), "exec")
