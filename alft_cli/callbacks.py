@@ -1,8 +1,9 @@
-"""Callbacks: the training log (a transformers TrainerCallback) and the eval sweep summary (a Hydra Callback).
+"""Callbacks: the training log (a transformers TrainerCallback) and the sweep summaries (Hydra Callbacks).
 
 `JsonlMetricsCallback` appends every logged dict of `alft train` to `train_log.jsonl`; `SweepSummary`
 (conf/eval.yaml `hydra.callbacks`) puts one table over every job of an `alft eval -m …` sweep into the
-sweep directory.
+sweep directory, and `TrainSweepSummary` (conf/train.yaml) one over the settings of an `alft train -m …`
+sweep, mean ± SD over each setting's seeds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from transformers import TrainerCallback
 
-from alft_cli.report import write_comparison
+from alft_cli.report import seed_summary, write_comparison, write_seed_summary
 
 
 class JsonlMetricsCallback(TrainerCallback):
@@ -41,8 +42,7 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         sweep = Path(config.hydra.sweep.dir)
-        jobs = sorted((p.parent for p in sweep.glob("*/metrics.json") if p.parent.name.isdigit()),
-                      key=lambda p: int(p.name))
+        jobs = _jobs(sweep)
         if not jobs:
             return
         metrics = [json.loads((j / "metrics.json").read_text()) for j in jobs]
@@ -55,6 +55,25 @@ class SweepSummary(Callback):
             results.append((f"{label} ({', '.join(extra)})" if extra else label, m))
         table = write_comparison(sweep, results, {"sweep": str(sweep), "jobs": len(jobs)})
         print(f"\n{table}\n\nsweep summary: {sweep / 'report.md'}")
+
+
+class TrainSweepSummary(Callback):
+    """After `alft train -m …`: held-out accuracy per setting, mean ± SD over its seeds, in the sweep directory."""
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        import yaml
+
+        sweep = Path(config.hydra.sweep.dir)
+        jobs = [(_overrides(j), yaml.safe_load((j / "config.yaml").read_text()).get("seed"),
+                 json.loads((j / "metrics.json").read_text())) for j in _jobs(sweep)]
+        if jobs:
+            table = write_seed_summary(sweep, seed_summary(jobs), str(sweep))
+            print(f"\n{table}\n\nsweep summary: {sweep / 'report.md'}")
+
+
+def _jobs(sweep: Path) -> list[Path]:
+    """The finished jobs of a sweep directory (numbered sub-directories with a metrics.json), in order."""
+    return sorted((p.parent for p in sweep.glob("*/metrics.json") if p.parent.name.isdigit()), key=lambda p: int(p.name))
 
 
 def _overrides(job: Path) -> list[str]:

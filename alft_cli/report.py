@@ -1,13 +1,15 @@
-"""Human-readable eval output: the markdown summary table, `report.md`, PNG plots, the sweep summary.
+"""Human-readable output: the eval summary table, `report.md`, PNG plots, the eval and training sweep summaries.
 
-`summary_table` is the one table format: one row per model, headline metrics with 95% bootstrap
-CIs. Plots use matplotlib's Agg backend (no display needed). Nothing here imports torch.
+`summary_table` is the one table format of evals: one row per model, headline metrics with 95% bootstrap
+CIs. `seed_summary` groups a training sweep's jobs by setting and gives mean ± SD over their seeds.
+Plots use matplotlib's Agg backend (no display needed). Nothing here imports torch.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -152,3 +154,58 @@ def write_comparison(out: Path, results: Sequence[Result], protocol: dict) -> st
     plots = try_plot(plot_pass_at_k, out / "pass_at_k.png", results) if all("curve" in m for _, m in results) else []
     write_report(out, results, protocol, plots)
     return summary_table(results)
+
+
+SEED_METRICS = ("heldout_accuracy_before", "heldout_accuracy_after", "change", "wall_seconds")
+
+
+def seed_summary(jobs: Sequence[tuple[list[str], int, dict]]) -> list[dict]:
+    """Training jobs of a sweep, (overrides, seed, metrics.json), grouped by setting: the overrides that differ
+    between jobs, `seed=` aside. Per setting: its seeds and the mean, sample SD and count of the held-out
+    accuracy before and after training, of the change (after − before, per seed) and of the wall time."""
+    varying = {o for overrides, _, _ in jobs for o in overrides if any(o not in other for other, _, _ in jobs)}
+    groups: dict[tuple[str, ...], list[tuple[int, dict]]] = {}
+    for overrides, seed, metrics in jobs:
+        key = tuple(o for o in overrides if o in varying and not o.startswith("seed="))
+        groups.setdefault(key, []).append((seed, metrics))
+    rows = []
+    for key, members in groups.items():
+        values = {k: [m.get(k) for _, m in members] for k in SEED_METRICS if k != "change"}
+        values["change"] = [m["heldout_accuracy_after"] - m["heldout_accuracy_before"] for _, m in members
+                            if m.get("heldout_accuracy_after") is not None and m.get("heldout_accuracy_before") is not None]
+        rows.append({"setting": ", ".join(key) or "every job", "seeds": [seed for seed, _ in members],
+                     **{k: _mean_sd(values[k]) for k in SEED_METRICS}})
+    return rows
+
+
+def _mean_sd(values: Sequence[float | None]) -> dict:
+    known = [v for v in values if v is not None]
+    return {"mean": statistics.mean(known) if known else None,
+            "sd": statistics.stdev(known) if len(known) > 1 else None, "n": len(known)}
+
+
+def _mean_sd_cell(stat: dict, digits: int = 3, sign: str = "") -> str:
+    """`mean ± sd` (`mean` alone for one value, `–` for none)."""
+    if stat["mean"] is None:
+        return "–"
+    mean = f"{stat['mean']:{sign}.{digits}f}"
+    return mean if stat["sd"] is None else f"{mean} ± {stat['sd']:.{digits}f}"
+
+
+def write_seed_summary(out: Path, rows: Sequence[dict], sweep: str) -> str:
+    """A training sweep's `metrics.json` (`settings`: the `seed_summary` rows) and `report.md`; returns the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", {"settings": list(rows)})
+    lines = ["| setting | seeds | held-out before | held-out after | change | wall s |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['setting']} | {', '.join(map(str, r['seeds']))} | "
+                     f"{_mean_sd_cell(r['heldout_accuracy_before'])} | {_mean_sd_cell(r['heldout_accuracy_after'])} | "
+                     f"{_mean_sd_cell(r['change'], sign='+')} | {_mean_sd_cell(r['wall_seconds'], 0)} |")
+    table = "\n".join(lines)
+    (out / "report.md").write_text(
+        f"# Training sweep `{sweep}`\n\nHeld-out greedy accuracy per setting (the overrides that differ between "
+        "jobs), mean ± sample SD over its seeds; change: after − before, per seed. Unless the sweep changes the "
+        "dataset, every job is scored on the same held-out problems, so the SD is the spread between training "
+        "seeds.\n\n"
+        f"{table}\n")
+    return table

@@ -64,13 +64,24 @@ def test_eval_and_sample_on_the_training_run(trained, tmp_path):
     assert all(sum(h["counts"].values()) == 3 for h in hists)
 
 
-def test_multirun_makes_one_job_directory_per_value(tmp_path):
-    alft("train", "-m", "trainer.learning_rate=1e-5,2e-5", *TINY, f"hydra.sweep.dir={tmp_path}", cwd=tmp_path)
-    jobs = sorted(p for p in tmp_path.iterdir() if p.is_dir() and p.name.isdigit())
-    assert [j.name for j in jobs] == ["0", "1"]
-    rates = [yaml.safe_load((j / "config.yaml").read_text())["trainer"]["learning_rate"] for j in jobs]
-    assert rates == [1e-5, 2e-5]
-    assert all(json.loads((j / "metrics.json").read_text())["steps"] == 2 for j in jobs)
+def test_multirun_makes_one_job_directory_per_value_and_summarises_the_seeds(tmp_path):
+    proc = alft("train", "-m", "trainer.learning_rate=1e-5,2e-5", "seed=0,1", *TINY, f"hydra.sweep.dir={tmp_path}",
+                cwd=tmp_path)
+    jobs = sorted((p for p in tmp_path.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    assert [j.name for j in jobs] == ["0", "1", "2", "3"]
+    configs = [yaml.safe_load((j / "config.yaml").read_text()) for j in jobs]
+    assert [(c["trainer"]["learning_rate"], c["seed"]) for c in configs] == [(1e-5, 0), (1e-5, 1), (2e-5, 0), (2e-5, 1)]
+    metrics = [json.loads((j / "metrics.json").read_text()) for j in jobs]
+    assert all(m["steps"] == 2 for m in metrics)
+    # the sweep directory: one row per learning rate, mean over its two seeds
+    settings = json.loads((tmp_path / "metrics.json").read_text())["settings"]
+    assert [(s["setting"], s["seeds"]) for s in settings] == [("trainer.learning_rate=1e-05", [0, 1]),
+                                                              ("trainer.learning_rate=2e-05", [0, 1])]  # as Hydra writes them
+    for setting, pair in zip(settings, (metrics[:2], metrics[2:])):
+        after = [m["heldout_accuracy_after"] for m in pair]
+        assert setting["heldout_accuracy_after"]["mean"] == pytest.approx(sum(after) / 2)
+    assert "| trainer.learning_rate=1e-05 | 0, 1 |" in (tmp_path / "report.md").read_text()
+    assert f"sweep summary: {tmp_path / 'report.md'}" in proc.stdout
 
 
 def test_gpu_recipe_runs_two_steps_on_local_gsm8k(tmp_path, shared_data):
