@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alft_cli.game import groups
+
 Answer = str | None
 
 # maj@k is exact up to this many samples per problem; above it (rare: float64 binomial weights and
@@ -137,11 +139,7 @@ def _maj_at_k_mc(answers: Sequence[Answer], correct: Mapping[str, bool], k: int,
 
 def answer_entropy(answers: Sequence[Answer]) -> float:
     """Shannon entropy (nats) of the empirical distribution of the parsed answers; ``None`` ignored, 0 if none."""
-    counts = np.array(list(Counter(a for a in answers if a is not None).values()), dtype=float)
-    if counts.size == 0:
-        return 0.0
-    p = counts / counts.sum()
-    return float(-(p * np.log(p)).sum())
+    return groups.entropy(groups.counts(answers))
 
 
 def distinct_answers(answers: Sequence[Answer]) -> int:

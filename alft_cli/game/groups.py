@@ -48,6 +48,12 @@ def histogram(group: Sequence[str | None]) -> dict[str, float]:
     return {z: n / total for z, n in sorted(c.items())}
 
 
+def entropy(c: Mapping[str, float]) -> float:
+    """Shannon entropy (nats) of the distribution proportional to the counts ``c`` (0 when empty)."""
+    total = sum(c.values())
+    return -sum(n / total * math.log(n / total) for n in c.values() if n) if total else 0.0
+
+
 def modes(c: Mapping[str, float]) -> list[str]:
     """The tie set: every answer with the highest count (or weight), sorted; empty when there is none."""
     if not c:
@@ -102,9 +108,8 @@ def group_stats(groups: Groups) -> dict[str, float]:
         pooled.update(counts(group))
     total = sum(len(g) for g in groups)
     parsed = sum(pooled.values())
-    entropy = -sum(n / parsed * math.log(n / parsed) for n in pooled.values()) if parsed else 0.0
     stats = {
-        "answer_entropy": float(entropy),
+        "answer_entropy": entropy(pooled),
         "n_distinct": float(len(pooled)),
         "majority_share": max(pooled.values()) / parsed if parsed else 0.0,
         "unparsed_rate": (total - parsed) / total if total else 0.0,
