@@ -15,7 +15,13 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from transformers import TrainerCallback
 
-from alft_cli.report import seed_summary, write_comparison, write_seed_summary
+from alft_cli.report import (
+    TRAIN_COLUMNS,
+    seed_summary,
+    write_comparison,
+    write_seed_section,
+    write_train_sweep,
+)
 
 
 class JsonlMetricsCallback(TrainerCallback):
@@ -38,7 +44,8 @@ class JsonlMetricsCallback(TrainerCallback):
 
 
 class SweepSummary(Callback):
-    """After `alft eval -m …`: one table over the jobs' metrics.json in the sweep directory."""
+    """After `alft eval -m …`: one table over the jobs' metrics.json in the sweep directory, and when the models
+    are training runs of which some differ only in their seed, one over their training settings (mean ± SD)."""
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         sweep = Path(config.hydra.sweep.dir)
@@ -54,6 +61,11 @@ class SweepSummary(Callback):
             extra = [o for o in extra if not o.startswith("model.name_or_path=")]
             results.append((f"{label} ({', '.join(extra)})" if extra else label, m))
         table = write_comparison(sweep, results, {"sweep": str(sweep), "jobs": len(jobs)})
+        runs = [training_run(Path(m.get("protocol", {}).get("model", ""))) for m in metrics]
+        if all(runs) and len({tuple(ov) for ov, _ in runs}) < len(runs):  # some settings have several seeds
+            mine = [[o for o in ov if not o.startswith(("model=", "model.name_or_path="))] for ov in overrides]
+            settings = [([*eval_ov, *train_ov], seed) for eval_ov, (train_ov, seed) in zip(mine, runs)]
+            table += "\n\n" + write_seed_section(sweep, results, settings)
         print(f"\n{table}\n\nsweep summary: {sweep / 'report.md'}")
 
 
@@ -61,14 +73,34 @@ class TrainSweepSummary(Callback):
     """After `alft train -m …`: held-out accuracy per setting, mean ± SD over its seeds, in the sweep directory."""
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        import yaml
-
         sweep = Path(config.hydra.sweep.dir)
-        jobs = [(_overrides(j), yaml.safe_load((j / "config.yaml").read_text()).get("seed"),
-                 json.loads((j / "metrics.json").read_text())) for j in _jobs(sweep)]
+        jobs = []
+        for job in _jobs(sweep):
+            train_ov, seed = _setting(job)
+            m = json.loads((job / "metrics.json").read_text())
+            before, after = m.get("heldout_accuracy_before"), m.get("heldout_accuracy_after")
+            jobs.append((train_ov, seed, {**m, "change": None if None in (before, after) else after - before}))
         if jobs:
-            table = write_seed_summary(sweep, seed_summary(jobs), str(sweep))
+            rows = seed_summary(jobs, [k for k, _ in TRAIN_COLUMNS])
+            table = write_train_sweep(sweep, rows, str(sweep))
             print(f"\n{table}\n\nsweep summary: {sweep / 'report.md'}")
+
+
+def training_run(path: Path) -> tuple[list[str], Any] | None:
+    """(overrides without `seed=`, seed) of the `alft train` run whose directory is `path` or holds it (a
+    `final_model/` or `checkpoint-N/`); None for a model that is no training run."""
+    for run in (path, path.parent):
+        if (run / "config.yaml").is_file() and (run / "metrics.json").is_file() and (run / "final_model").is_dir():
+            return _setting(run)
+    return None
+
+
+def _setting(run: Path) -> tuple[list[str], Any]:
+    """(overrides without `seed=`, seed) of a run directory."""
+    import yaml
+
+    seed = (yaml.safe_load((run / "config.yaml").read_text()) or {}).get("seed")
+    return [o for o in _overrides(run) if not o.startswith("seed=")], seed
 
 
 def _jobs(sweep: Path) -> list[Path]:

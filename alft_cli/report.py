@@ -156,26 +156,21 @@ def write_comparison(out: Path, results: Sequence[Result], protocol: dict) -> st
     return summary_table(results)
 
 
-SEED_METRICS = ("heldout_accuracy_before", "heldout_accuracy_after", "change", "wall_seconds")
+TRAIN_COLUMNS = (("heldout_accuracy_before", "held-out before"), ("heldout_accuracy_after", "held-out after"),
+                 ("change", "change"), ("wall_seconds", "wall s"))
+_FORMATS = {"change": ("+", 3), "wall_seconds": ("", 0)}  # (sign, digits); others: ("", 3)
 
 
-def seed_summary(jobs: Sequence[tuple[list[str], int, dict]]) -> list[dict]:
-    """Training jobs of a sweep, (overrides, seed, metrics.json), grouped by setting: the overrides that differ
-    between jobs, `seed=` aside. Per setting: its seeds and the mean, sample SD and count of the held-out
-    accuracy before and after training, of the change (after − before, per seed) and of the wall time."""
+def seed_summary(jobs: Sequence[tuple[list[str], Any, dict]], keys: Sequence[str]) -> list[dict]:
+    """Jobs of a sweep, (overrides without the training seed, training seed, numbers), grouped by setting: the
+    overrides that differ between jobs. Per setting: its seeds and the mean, sample SD and count of each of
+    `keys` (a job without a number for a key does not count for it)."""
     varying = {o for overrides, _, _ in jobs for o in overrides if any(o not in other for other, _, _ in jobs)}
-    groups: dict[tuple[str, ...], list[tuple[int, dict]]] = {}
-    for overrides, seed, metrics in jobs:
-        key = tuple(o for o in overrides if o in varying and not o.startswith("seed="))
-        groups.setdefault(key, []).append((seed, metrics))
-    rows = []
-    for key, members in groups.items():
-        values = {k: [m.get(k) for _, m in members] for k in SEED_METRICS if k != "change"}
-        values["change"] = [m["heldout_accuracy_after"] - m["heldout_accuracy_before"] for _, m in members
-                            if m.get("heldout_accuracy_after") is not None and m.get("heldout_accuracy_before") is not None]
-        rows.append({"setting": ", ".join(key) or "every job", "seeds": [seed for seed, _ in members],
-                     **{k: _mean_sd(values[k]) for k in SEED_METRICS}})
-    return rows
+    groups: dict[tuple[str, ...], list[tuple[Any, dict]]] = {}
+    for overrides, seed, numbers in jobs:
+        groups.setdefault(tuple(o for o in overrides if o in varying), []).append((seed, numbers))
+    return [{"setting": ", ".join(key) or "every job", "seeds": [seed for seed, _ in members],
+             **{k: _mean_sd([m.get(k) for _, m in members]) for k in keys}} for key, members in groups.items()]
 
 
 def _mean_sd(values: Sequence[float | None]) -> dict:
@@ -184,28 +179,48 @@ def _mean_sd(values: Sequence[float | None]) -> dict:
             "sd": statistics.stdev(known) if len(known) > 1 else None, "n": len(known)}
 
 
-def _mean_sd_cell(stat: dict, digits: int = 3, sign: str = "") -> str:
+def _mean_sd_cell(stat: dict, key: str) -> str:
     """`mean ± sd` (`mean` alone for one value, `–` for none)."""
     if stat["mean"] is None:
         return "–"
+    sign, digits = _FORMATS.get(key, ("", 3))
     mean = f"{stat['mean']:{sign}.{digits}f}"
     return mean if stat["sd"] is None else f"{mean} ± {stat['sd']:.{digits}f}"
 
 
-def write_seed_summary(out: Path, rows: Sequence[dict], sweep: str) -> str:
+def seed_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
+    """Markdown table of `seed_summary` rows: setting, seeds, then `columns` (key, header) as mean ± SD."""
+    lines = ["| setting | seeds | " + " | ".join(h for _, h in columns) + " |", "|---" * (len(columns) + 2) + "|"]
+    for r in rows:
+        lines.append(f"| {r['setting']} | {', '.join(map(str, r['seeds']))} | "
+                     + " | ".join(_mean_sd_cell(r[k], k) for k, _ in columns) + " |")
+    return "\n".join(lines)
+
+
+def write_train_sweep(out: Path, rows: Sequence[dict], sweep: str) -> str:
     """A training sweep's `metrics.json` (`settings`: the `seed_summary` rows) and `report.md`; returns the table."""
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", {"settings": list(rows)})
-    lines = ["| setting | seeds | held-out before | held-out after | change | wall s |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['setting']} | {', '.join(map(str, r['seeds']))} | "
-                     f"{_mean_sd_cell(r['heldout_accuracy_before'])} | {_mean_sd_cell(r['heldout_accuracy_after'])} | "
-                     f"{_mean_sd_cell(r['change'], sign='+')} | {_mean_sd_cell(r['wall_seconds'], 0)} |")
-    table = "\n".join(lines)
+    table = seed_table(rows, TRAIN_COLUMNS)
     (out / "report.md").write_text(
         f"# Training sweep `{sweep}`\n\nHeld-out greedy accuracy per setting (the overrides that differ between "
         "jobs), mean ± sample SD over its seeds; change: after − before, per seed. Unless the sweep changes the "
         "dataset, every job is scored on the same held-out problems, so the SD is the spread between training "
         "seeds.\n\n"
         f"{table}\n")
+    return table
+
+
+def write_seed_section(out: Path, results: Sequence[Result], settings: Sequence[tuple[list[str], Any]]) -> str:
+    """An eval sweep over trained models, `settings[i]` = (training overrides without the seed, training seed) of
+    result i: the headline metrics per training setting, mean ± SD over its seeds, appended to `report.md` and
+    added to `metrics.json` (`settings`); returns the table."""
+    columns = [(k, k) for k in _columns(results) if k != "n_problems"]
+    rows = seed_summary([(ov, seed, m) for (ov, seed), (_, m) in zip(settings, results)], [k for k, _ in columns])
+    table = seed_table(rows, columns)
+    write_json(out / "metrics.json", {"models": dict(results), "settings": rows})
+    with (out / "report.md").open("a") as fh:
+        fh.write("\n## Over training seeds\n\nThe models grouped by how they were trained (the training overrides "
+                 "that differ between them, the seed aside): mean ± sample SD over the seeds of each setting.\n\n"
+                 f"{table}\n")
     return table

@@ -83,6 +83,20 @@ def test_multirun_makes_one_job_directory_per_value_and_summarises_the_seeds(tmp
     assert "| trainer.learning_rate=1e-05 | 0, 1 |" in (tmp_path / "report.md").read_text()
     assert f"sweep summary: {tmp_path / 'report.md'}" in proc.stdout
 
+    # evaluating the four models: one row per model, then one per training setting over its two seeds
+    evals = tmp_path / "evals"
+    alft("eval", "-m", f"model={','.join(str(j) for j in jobs)}", "eval.limit=2", "eval.n=2", "eval.k=[1,2]",
+         "eval.temperature=1.0", "eval.max_new_tokens=8", f"hydra.sweep.dir={evals}", cwd=tmp_path)
+    summary = json.loads((evals / "metrics.json").read_text())
+    assert len(summary["models"]) == 4
+    by_setting = {s["setting"]: s for s in summary["settings"]}
+    assert list(by_setting) == ["trainer.learning_rate=1e-05", "trainer.learning_rate=2e-05"]
+    per_model = [summary["models"][m]["pass@1"] for m in sorted(summary["models"], key=lambda m: jobs.index(
+        next(j for j in jobs if str(j) in m)))]
+    assert by_setting["trainer.learning_rate=1e-05"]["seeds"] == [0, 1]
+    assert by_setting["trainer.learning_rate=1e-05"]["pass@1"]["mean"] == pytest.approx(sum(per_model[:2]) / 2)
+    assert "## Over training seeds" in (evals / "report.md").read_text()
+
 
 def test_gpu_recipe_runs_two_steps_on_local_gsm8k(tmp_path, shared_data):
     alft("train", "experiment=gsm8k_correctness", *TINY, "logger=none", "dataset.heldout_size=4",
