@@ -15,13 +15,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from transformers import TrainerCallback
 
-from alft_cli.report import (
-    TRAIN_COLUMNS,
-    seed_summary,
-    write_comparison,
-    write_seed_section,
-    write_train_sweep,
-)
+from alft_cli.report import TRAIN_COLUMNS, seed_summary, write_comparison, write_train_sweep
 
 
 class JsonlMetricsCallback(TrainerCallback):
@@ -60,12 +54,12 @@ class SweepSummary(Callback):
             label = m.get("protocol", {}).get("model_label", job.name)
             extra = [o for o in extra if not o.startswith("model.name_or_path=")]
             results.append((f"{label} ({', '.join(extra)})" if extra else label, m))
-        table = write_comparison(sweep, results, {"sweep": str(sweep), "jobs": len(jobs)})
         runs = [training_run(Path(m.get("protocol", {}).get("model", ""))) for m in metrics]
+        settings = None
         if all(runs) and len({tuple(ov) for ov, _ in runs}) < len(runs):  # some settings have several seeds
             mine = [[o for o in ov if not o.startswith(("model=", "model.name_or_path="))] for ov in overrides]
             settings = [([*eval_ov, *train_ov], seed) for eval_ov, (train_ov, seed) in zip(mine, runs)]
-            table += "\n\n" + write_seed_section(sweep, results, settings)
+        table = write_comparison(sweep, results, {"sweep": str(sweep), "jobs": len(jobs)}, settings)
         print(f"\n{table}\n\nsweep summary: {sweep / 'report.md'}")
 
 

@@ -147,13 +147,28 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else "…" + text[-width + 1 :]
 
 
-def write_comparison(out: Path, results: Sequence[Result], protocol: dict) -> str:
-    """Several models: `metrics.json` (label → metrics), `report.md` and one pass@k plot; returns the table."""
+def write_comparison(out: Path, results: Sequence[Result], protocol: dict,
+                     settings: Sequence[tuple[list[str], Any]] | None = None) -> str:
+    """Several models: `metrics.json` (label → metrics), `report.md` and one pass@k plot; returns the table(s).
+
+    With `settings[i]` = (training overrides without the seed, training seed) of result i, the headline
+    metrics per training setting, mean ± SD over its seeds, go into both too (`settings`, `## Over training
+    seeds`)."""
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "metrics.json", {"models": dict(results)})
+    columns = [(k, k) for k in _columns(results) if k != "n_problems"]
+    rows = None if settings is None else seed_summary(
+        [(ov, seed, m) for (ov, seed), (_, m) in zip(settings, results)], [k for k, _ in columns])
+    write_json(out / "metrics.json", {"models": dict(results), **({} if rows is None else {"settings": rows})})
     plots = try_plot(plot_pass_at_k, out / "pass_at_k.png", results) if all("curve" in m for _, m in results) else []
-    write_report(out, results, protocol, plots)
-    return summary_table(results)
+    report = write_report(out, results, protocol, plots)
+    if rows is None:
+        return summary_table(results)
+    seeds = seed_table(rows, columns)
+    with report.open("a") as fh:
+        fh.write("\n## Over training seeds\n\nThe models grouped by how they were trained (the training overrides "
+                 "that differ between them, the seed aside): mean ± sample SD over the seeds of each setting.\n\n"
+                 f"{seeds}\n")
+    return f"{summary_table(results)}\n\n{seeds}"
 
 
 TRAIN_COLUMNS = (("heldout_accuracy_before", "held-out before"), ("heldout_accuracy_after", "held-out after"),
@@ -208,19 +223,4 @@ def write_train_sweep(out: Path, rows: Sequence[dict], sweep: str) -> str:
         "dataset, every job is scored on the same held-out problems, so the SD is the spread between training "
         "seeds.\n\n"
         f"{table}\n")
-    return table
-
-
-def write_seed_section(out: Path, results: Sequence[Result], settings: Sequence[tuple[list[str], Any]]) -> str:
-    """An eval sweep over trained models, `settings[i]` = (training overrides without the seed, training seed) of
-    result i: the headline metrics per training setting, mean ± SD over its seeds, appended to `report.md` and
-    added to `metrics.json` (`settings`); returns the table."""
-    columns = [(k, k) for k in _columns(results) if k != "n_problems"]
-    rows = seed_summary([(ov, seed, m) for (ov, seed), (_, m) in zip(settings, results)], [k for k, _ in columns])
-    table = seed_table(rows, columns)
-    write_json(out / "metrics.json", {"models": dict(results), "settings": rows})
-    with (out / "report.md").open("a") as fh:
-        fh.write("\n## Over training seeds\n\nThe models grouped by how they were trained (the training overrides "
-                 "that differ between them, the seed aside): mean ± sample SD over the seeds of each setting.\n\n"
-                 f"{table}\n")
     return table
