@@ -92,6 +92,16 @@ def test_hierarchical_bootstrap_pairs_problems_across_arms():
         s.hierarchical_bootstrap([(n, c), (np.ones((1, 3)), np.zeros((1, 3)))], [1, -1])
 
 
+def _seed_record(p: float, problems: int, seed: int = 0) -> dict:
+    """One seed's study record whose pass@1 is p (to 1/(4·problems)): `problems` problems × 4 samples."""
+    right = round(4 * problems * p)
+    cs = [right // problems + (i < right % problems) for i in range(problems)]
+    return {"seed": seed, "protocol": {"eval_n": 4},
+            "metrics": {"sampled": {"maj@4": p, "pass@4": p, "answer_entropy": 0.0, "unparsed_rate": 0.0},
+                        "greedy": {"pass@1": p}},
+            "problems": [{"id": f"q{i}", "variant": "identity", "n": 4, "c": c} for i, c in enumerate(cs)]}
+
+
 def test_seed_rule_and_minimum_detectable_effect():
     s = _script("study_stats")
     # large n: the normal approximation (z_0.95 + z_0.8) · σ · sqrt(2/n)
@@ -114,16 +124,8 @@ def test_the_seed_rule_is_sized_on_the_first_six_seeds():
     """PLAN.md: σ of seeds 0–5 fixes the number of seeds; later seeds change the MDE, not the decision."""
     report, stats_ = _script("study_report"), _script("study_stats")
 
-    def record(seed: int, p: float) -> dict:  # pass@1 = p over 20 problems × 4 samples
-        right = round(80 * p)
-        cs = ([4] * (right // 4) + [right % 4] + [0] * 20)[:20]
-        return {"seed": seed, "protocol": {"eval_n": 4},
-                "metrics": {"sampled": {"maj@4": p, "pass@4": p, "answer_entropy": 0.0, "unparsed_rate": 0.0},
-                            "greedy": {"pass@1": p}},
-                "problems": [{"variant": "identity", "n": 4, "c": c} for c in cs]}
-
     first = {arm: [0.3, 0.375, 0.3, 0.375, 0.3, 0.375] for arm in report.LABEL_FREE}  # σ = 0.041
-    by_arm = {arm: [record(s, p) for s, p in enumerate(v + [0.0, 1.0])] for arm, v in first.items()}
+    by_arm = {arm: [_seed_record(p, 20, s) for s, p in enumerate(v + [0.0, 1.0])] for arm, v in first.items()}
     rule = report.seed_rule(by_arm, report.parse_args(["results"]))
     sigma6 = stats_.pooled_sd(list(first.values()))[0]
     assert (rule["recommended_seeds"], rule["why"]) == (12, stats_.seeds_needed(sigma6, 0.05, 0.05 / 3, have=8)[1])
@@ -139,20 +141,12 @@ def test_the_plans_test_keeps_the_familywise_error_at_alpha():
     report = _script("study_report")
     args = report.parse_args(["results", "--boot", "2"])
     rng = np.random.default_rng(12)
-    problems = 200
-
-    def record(p: float) -> dict:  # pass@1 = p on 200 problems × 4 samples (to 1/800)
-        right = round(4 * problems * p)
-        cs = [right // problems + (i < right % problems) for i in range(problems)]
-        return {"problems": [{"id": f"q{i}", "variant": "identity", "n": 4, "c": c} for i, c in enumerate(cs)],
-                "protocol": {"eval_n": 4},
-                "metrics": {"sampled": {"maj@4": p, "pass@4": p, "answer_entropy": 0.0, "unparsed_rate": 0.0},
-                            "greedy": {"pass@1": p}}}
 
     studies, any_supported, old_rule = 300, 0, 0
     shift = {"coherence": 0.0, "coherence_null": 0.0, "random": 0.0, "majority": 0.02}
     for _ in range(studies):
-        by_arm = {arm: [record(p) for p in 0.35 + d + 0.05 * rng.standard_normal(6)] for arm, d in shift.items()}
+        by_arm = {arm: [_seed_record(p, 200) for p in 0.35 + d + 0.05 * rng.standard_normal(6)]
+                  for arm, d in shift.items()}
         any_supported += any(r["verdict"] == "supported" for r in report.primary(by_arm, args))
         a, b = 0.35 + 0.05 * rng.standard_normal(3), 0.35 + 0.05 * rng.standard_normal(3)
         old_rule += abs(a.mean() - b.mean()) > 2 * math.sqrt(a.var(ddof=1) / 3 + b.var(ddof=1) / 3)
