@@ -101,14 +101,13 @@ study2-here: install
 
 # where the study stands, read from the worktree (starts nothing): each run's evals done and to do, and how far
 # an unfinished training got; C1-C4 up to the seed rule's number of seeds in the last merged report (else 6)
+STUDY2_STATUS = $(BIN)/python scripts/study_run.py $(STUDY2) --results $(STUDY2_TREE)/docs/results/study2 \
+  --out $(STUDY2_TREE)/outputs/study/study2 --dry-run
 study2-status: install
 	@seeds=$$($(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["seed_rule"]["recommended_seeds"])' \
 	  < outputs/study/study2-report/report.json 2>/dev/null || echo 6); \
-	$(BIN)/python scripts/study_run.py $(STUDY2) --results $(STUDY2_TREE)/docs/results/study2 \
-	  --out $(STUDY2_TREE)/outputs/study/study2 --arms coherence coherence_null majority random \
-	  --seeds $$(seq 0 $$((seeds - 1))) --dry-run | grep '^# '
-	@$(BIN)/python scripts/study_run.py $(STUDY2) --results $(STUDY2_TREE)/docs/results/study2 \
-	  --out $(STUDY2_TREE)/outputs/study/study2 --arms correctness --seeds 0 1 2 --dry-run | grep '^# '
+	$(STUDY2_STATUS) --arms coherence coherence_null majority random --seeds $$(seq 0 $$((seeds - 1))) | grep '^# '
+	@$(STUDY2_STATUS) --arms correctness --seeds 0 1 2 | grep '^# '
 
 study2-merge:
 	git merge --no-edit study2-runs
