@@ -21,7 +21,8 @@ load, in any thread, cold or warm. math-verify runs in a separate process with a
 `undecided_rate` in eval metrics), never silently False. Inputs math-verify could hang on (over 1000
 characters, towers of powers, exponents >= 1000 or >= 100 on a symbolic base, factorials of large,
 composite or factorial arguments, binomials of large arguments) are refused without running it: a pair
-the exact rules cannot decide is then `UNDECIDED` too (it was not checked: neither right nor wrong). math-verify verdicts are cached per canonical (gold, pred) pair.
+the exact rules cannot decide is then `UNDECIDED` too (it was not checked: neither right nor wrong).
+math-verify verdicts are cached per canonical (gold, pred) pair.
 
 Extraction order (the first rule that yields an answer wins)
 1. `#### X` — the first occurrence that is not a markdown heading (`#### Step 1:` starts with a letter).

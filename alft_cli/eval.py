@@ -123,7 +123,8 @@ def generate_rows(cfg: DictConfig, label: str, model_cfg: Any, jobs: Sequence[Jo
     path = resolve_model(model_cfg)
     protocol = generation_protocol(cfg, label, model_cfg, path)
     done, meta = _load_cache(out, protocol)
-    todo, seconds = [j for j in jobs if (j.uid, j.variant) not in done], 0.0
+    todo = [j for j in jobs if (j.uid, j.variant) not in done]
+    seconds = 0.0  # generating `todo`
     if len(todo) < len(jobs):
         log.info("%s: %d of %d prompts already in %s", label, len(jobs) - len(todo), len(jobs), out / CACHE)
     if todo:
