@@ -140,12 +140,12 @@ def generate_rows(cfg: DictConfig, label: str, model_cfg: Any, jobs: Sequence[Jo
                                      "gold": job.gold, "completions": completions}) + "\n")
                 fh.flush()
                 done[(job.uid, job.variant)] = completions
-        seconds = time.perf_counter() - started
+        seconds = max(round(time.perf_counter() - started, 3), 0.001)  # the rate below is of these seconds
     rows = [{"id": j.uid, "variant": j.variant, "completion": c, "gold": j.gold}
             for j in jobs for c in done[(j.uid, j.variant)]]
     generated = len(todo) * int(e.n)
     speed = {"completions": generated, "from_cache": len(rows) - generated,
-             "seconds": round(seconds, 2) if todo else None,
+             "seconds": seconds if todo else None,
              "completions_per_s": round(generated / seconds, 3) if seconds > 0 else None}
     if todo:
         log.info("%s: %d completions in %.1f s (%s per second, %s backend)", label, generated, seconds,

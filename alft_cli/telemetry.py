@@ -88,7 +88,7 @@ class StepTelemetry:
         if now > since and self._pending_tokens:  # no generation since the last log: carry the clock on
             logs["throughput/completion_tokens_per_s"] = round(self._pending_tokens / (now - since), 2)
             for phase, seconds in self._pending_phases.items():
-                logs[f"timing/{phase}_share"] = round(seconds / (now - since), 4)
+                logs[f"timing/{phase}_share"] = round(seconds / (now - since), 6)  # a reward share is ~1e-4
                 self.phase_seconds[phase] += seconds
             self.tokens += self._pending_tokens
             self.seconds += now - since
@@ -115,7 +115,7 @@ class StepTelemetry:
             "peak_gpu_mem_gb": _round(self.peak_allocated_gb),
             "peak_gpu_reserved_gb": _round(self.peak_reserved_gb),
             "completion_tokens_per_s": round(self.tokens / self.seconds, 2) if self.seconds else None,
-            **{f"{phase}_share": round(seconds / self.seconds, 4) if self.seconds else None
+            **{f"{phase}_share": round(seconds / self.seconds, 6) if self.seconds else None
                for phase, seconds in self.phase_seconds.items()},
         }
 
