@@ -124,7 +124,7 @@ def generate_rows(cfg: DictConfig, label: str, model_cfg: Any, jobs: Sequence[Jo
     protocol = generation_protocol(cfg, label, model_cfg, path)
     done, meta = _load_cache(out, protocol)
     todo = [j for j in jobs if (j.uid, j.variant) not in done]
-    seconds = 0.0  # generating `todo`
+    seconds = None  # generating `todo` (none: everything came from the cache)
     if len(todo) < len(jobs):
         log.info("%s: %d of %d prompts already in %s", label, len(jobs) - len(todo), len(jobs), out / CACHE)
     if todo:
@@ -145,8 +145,7 @@ def generate_rows(cfg: DictConfig, label: str, model_cfg: Any, jobs: Sequence[Jo
             for j in jobs for c in done[(j.uid, j.variant)]]
     generated = len(todo) * int(e.n)
     speed = {"completions": generated, "from_cache": len(rows) - generated,
-             "seconds": seconds if todo else None,
-             "completions_per_s": round(generated / seconds, 3) if seconds > 0 else None}
+             "seconds": seconds, "completions_per_s": round(generated / seconds, 3) if seconds else None}
     if todo:
         log.info("%s: %d completions in %.1f s (%s per second, %s backend)", label, generated, seconds,
                  speed["completions_per_s"], e.backend)
