@@ -54,7 +54,7 @@ class SweepSummary(Callback):
             label = m.get("protocol", {}).get("model_label", job.name)
             extra = [o for o in extra if not o.startswith("model.name_or_path=")]
             results.append((f"{label} ({', '.join(extra)})" if extra else label, m))
-        runs = [training_run(Path(m.get("protocol", {}).get("model", ""))) for m in metrics]
+        runs = [training_run(m.get("protocol", {}).get("model")) for m in metrics]
         settings = None
         if all(runs) and len({tuple(ov) for ov, _ in runs}) < len(runs):  # some settings have several seeds
             mine = [[o for o in ov if not o.startswith(("model=", "model.name_or_path="))] for ov in overrides]
@@ -80,9 +80,13 @@ class TrainSweepSummary(Callback):
             print(f"\n{table}\n\nsweep summary: {sweep / 'report.md'}")
 
 
-def training_run(path: Path) -> tuple[list[str], Any] | None:
-    """(overrides without `seed=`, seed) of the `alft train` run whose directory is `path` or holds it (a
-    `final_model/` or `checkpoint-N/`); None for a model that is no training run."""
+def training_run(model: str | None) -> tuple[list[str], Any] | None:
+    """(overrides without `seed=`, seed) of the `alft train` run whose directory is `model` or holds it (a
+    `final_model/` or `checkpoint-N/`); None for a model that is no training run, or no model (re-scored
+    completions: not the directory the sweep was started in)."""
+    if not model:
+        return None
+    path = Path(model)
     for run in (path, path.parent):
         if (run / "config.yaml").is_file() and (run / "metrics.json").is_file() and (run / "final_model").is_dir():
             return _setting(run)

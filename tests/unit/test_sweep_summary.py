@@ -7,6 +7,7 @@ import statistics
 
 import pytest
 
+from alft_cli.callbacks import training_run
 from alft_cli.report import TRAIN_COLUMNS, seed_summary, seed_table, write_train_sweep
 
 KEYS = [k for k, _ in TRAIN_COLUMNS]
@@ -51,3 +52,16 @@ def test_the_report_and_metrics_json_of_a_training_sweep(tmp_path):
     assert table in (tmp_path / "report.md").read_text()
     settings = json.loads((tmp_path / "metrics.json").read_text())["settings"]
     assert [s["seeds"] for s in settings] == [[0, 1, 2], [0]]
+
+
+def test_a_training_run_is_found_by_its_model_path_and_no_model_is_no_run(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    (run / "final_model").mkdir(parents=True)
+    (run / "metrics.json").write_text("{}")
+    (run / "config.yaml").write_text("seed: 3\n")
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "overrides.yaml").write_text("- seed=3\n- trainer.learning_rate=1e-5\n")
+    assert training_run(str(run)) == training_run(str(run / "final_model")) == (["trainer.learning_rate=1e-5"], 3)
+    monkeypatch.chdir(run)  # an eval sweep over completion files, started inside a training run
+    assert training_run(None) is None and training_run("") is None
+    assert training_run(str(tmp_path)) is None
