@@ -79,11 +79,13 @@ study2: study2-tree
 	$(call locked,$(MAKE) -C $(STUDY2_TREE) $@-here STUDY2_ARGS="$(STUDY2_ARGS)"); \
 	if [ $$status -ne 0 ]; then $(MAKE) study2-merge; exit $$status; fi; $(MAKE) study2-extend  # it merges first
 
-# C1-C4 up to the seed rule's number of seeds (study_report.py: from sigma of seeds 0-5, at most 16)
+# C1-C4 up to the seed rule's number of seeds (study_report.py: from sigma of seeds 0-5, at most 16), as the
+# last merged report gives it
+STUDY2_SEEDS = $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["seed_rule"]["recommended_seeds"])' \
+  < outputs/study/study2-report/report.json
 study2-extend: study2-tree study2-merge
 	$(MAKE) -C $(STUDY2_TREE) install
-	seeds=$$($(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["seed_rule"]["recommended_seeds"])' \
-	  < outputs/study/study2-report/report.json) || exit 1; \
+	seeds=$$($(STUDY2_SEEDS)) || exit 1; \
 	$(call locked,env -C $(STUDY2_TREE) $(STUDY_ENV) .venv/bin/python scripts/study_run.py $(STUDY2) \
 	  --arms coherence coherence_null majority random --seeds $$(seq 0 $$((seeds - 1))) --commit $(STUDY2_ARGS)); \
 	$(MAKE) study2-merge && exit $$status
@@ -104,8 +106,7 @@ study2-here: install
 STUDY2_STATUS = $(BIN)/python scripts/study_run.py $(STUDY2) --results $(STUDY2_TREE)/docs/results/study2 \
   --out $(STUDY2_TREE)/outputs/study/study2 --dry-run
 study2-status: install
-	@seeds=$$($(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["seed_rule"]["recommended_seeds"])' \
-	  < outputs/study/study2-report/report.json 2>/dev/null || echo 6); \
+	@seeds=$$($(STUDY2_SEEDS) 2>/dev/null || echo 6); \
 	$(STUDY2_STATUS) --arms coherence coherence_null majority random --seeds $$(seq 0 $$((seeds - 1))) | grep '^# '
 	@$(STUDY2_STATUS) --arms correctness --seeds 0 1 2 | grep '^# '
 
