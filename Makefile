@@ -101,16 +101,21 @@ study2-here: install
 	$(STUDY_ENV) $(BIN)/python scripts/study_run.py $(STUDY2) --arms correctness --seeds 0 1 2 --commit \
 	  $(STUDY2_ARGS) || status=$$?; exit $$status
 
+# results the runner wrote but did not commit (stopped between the two, or git failed): no merge brings them here
+STUDY2_UNCOMMITTED = git -C $(STUDY2_TREE) status --porcelain --untracked-files=all -- docs/results/study2 | sed 's|^...|make: not committed in $(STUDY2_TREE): |'
+
 # where the study stands, read from the worktree (starts nothing): each run's evals done and to do, and how far
 # an unfinished training got; C1-C4 up to the seed rule's number of seeds in the last merged report (else 6)
 STUDY2_STATUS = $(BIN)/python scripts/study_run.py $(STUDY2) --results $(STUDY2_TREE)/docs/results/study2 \
   --out $(STUDY2_TREE)/outputs/study/study2 --dry-run
 study2-status: install
+	@$(STUDY2_UNCOMMITTED)
 	@seeds=$$($(STUDY2_SEEDS) 2>/dev/null || echo 6); \
 	$(STUDY2_STATUS) --arms coherence coherence_null majority random --seeds $$(seq 0 $$((seeds - 1))) | grep '^# '
 	@$(STUDY2_STATUS) --arms correctness --seeds 0 1 2 | grep '^# '
 
 study2-merge:
+	@$(STUDY2_UNCOMMITTED)
 	git merge --no-edit study2-runs
 	$(BIN)/python scripts/study_report.py docs/results/study2 --effect 0.05 --out-dir outputs/study/study2-report
 
