@@ -1,10 +1,11 @@
 """Study v2 (issue 12): scripts/study_stats.py against hand-checked cases, the arms' equal budget from the
 composed configs, scripts/study_run.py's resume from the committed results files (with a stand-in for the
-`alft` commands, and once for real on the tiny model) and scripts/study_report.py's numbers recomputed from
-those files."""
+`alft` commands, and once for real on the tiny model), scripts/study_report.py's numbers recomputed from
+those files, and the Makefile's guards around the study 2 runner (one at a time; uncommitted results named)."""
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import math
@@ -430,6 +431,43 @@ def test_an_interrupted_training_goes_on_from_its_checkpoint(tmp_path, monkeypat
     seen.clear()
     assert run.main([*argv, "--train-set", "trainer.learning_rate=1e-5"]) == 0
     assert seen[0] == []
+
+
+# ---------------------------------------------------------------- the Makefile's study 2 guards
+def _make_probe(recipe: str, tree: Path) -> subprocess.CompletedProcess:
+    """Run `recipe` as a target of the repository's Makefile, with STUDY2_TREE at `tree`."""
+    argv = ["make", "-s", "--eval", f"probe: ; {recipe}", "probe", f"STUDY2_TREE={tree}"]
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.skipif(not (shutil.which("make") and shutil.which("flock")), reason="needs make and flock")
+def test_a_second_study_2_runner_exits_with_75_and_starts_nothing(tmp_path):
+    (tmp_path / "outputs").mkdir()
+    lock, recipe = tmp_path / "outputs" / "study2.lock", "@$(call locked,echo ran); exit $$status"
+    with lock.open("w") as held:  # the first runner: flock(1) takes the same flock(2) lock
+        fcntl.flock(held, fcntl.LOCK_EX)
+        second = _make_probe(recipe, tmp_path)
+    assert "ran" not in second.stdout.split()
+    assert f"another study 2 runner holds {lock}" in second.stdout
+    assert "Error 75" in second.stderr
+    alone = _make_probe(recipe, tmp_path)
+    assert (alone.returncode, alone.stdout.split()) == (0, ["ran"])
+
+
+@pytest.mark.skipif(not shutil.which("make"), reason="needs make")
+def test_results_written_in_the_worktree_but_not_committed_are_named(tmp_path):
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    runs = tmp_path / "docs" / "results" / "study2" / "runs" / "coherence" / "seed3"
+    runs.mkdir(parents=True)
+    (runs / "step40.json").write_text("{}")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "step40"], check=True)
+    assert _make_probe("@$(STUDY2_UNCOMMITTED)", tmp_path).stdout == ""
+    (runs / "step80.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("not a result")
+    assert _make_probe("@$(STUDY2_UNCOMMITTED)", tmp_path).stdout.splitlines() == [
+        f"make: not committed in {tmp_path}: docs/results/study2/runs/coherence/seed3/step80.json"]
 
 
 # ---------------------------------------------------------------- for real, on the tiny model
