@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+from alft_cli.models import is_complete
 from tests.integration.test_cli import ALFT, alft
 
 pytestmark = pytest.mark.slow
@@ -89,7 +90,9 @@ def test_sigkill_then_resume_skips_a_truncated_checkpoint_and_matches_an_uninter
 def test_ctrl_c_is_one_line_keeps_checkpoints_and_resumes_to_the_same_weights(reference, tmp_path):
     run = tmp_path / "run"
     proc = _start("train", *ARGS, f"hydra.run.dir={run}", cwd=tmp_path)
-    _wait_for(proc, lambda: (run / "checkpoint-1" / "trainer_state.json").is_file(), "checkpoint-1")
+    # complete as alft judges it: trainer_state.json exists from the moment the trainer opens it, and a Ctrl-C
+    # while it is still empty rightly leaves "no complete checkpoint"
+    _wait_for(proc, lambda: is_complete(run / "checkpoint-1", "trainer_state.json"), "checkpoint-1")
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground process group
     stderr = proc.communicate(timeout=300)[1]
     assert proc.returncode == 130, stderr[-2000:]
