@@ -15,7 +15,8 @@ The pre-registered analysis (issue 12, docs/results/<study>/PLAN.md), at --step 
 - the seed rule: pooled seed σ of pass@1 over the label-free arms, the minimum detectable effect (80 %
   power, one-sided α/3: Holm's first step) and the recommended number of seeds;
 - provenance: the budget of every run (1 problem × 16 completions per step, equal steps) and the distinct
-  git commits per arm; runs trained or scored with different code are flagged loudly.
+  git commits per arm; runs trained or scored with different code are flagged loudly, and so is a run whose
+  evaluated steps come from two trainings (resumed on a fresh machine) that did not sample alike.
 
 Usage: .venv/bin/python scripts/study_report.py docs/results/study2 [--step 80] [--out-dir DIR]
 """
@@ -23,6 +24,7 @@ Usage: .venv/bin/python scripts/study_report.py docs/results/study2 [--step 80] 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import statistics
@@ -203,6 +205,47 @@ def precision_warnings(runs: dict) -> list[str]:
     return out
 
 
+# curve entries fixed by the sampled completions (not kl or step_time, which float kernels or the host move)
+SAMPLED_CURVE = ("reward", "accuracy", "answer_entropy", "majority_share", "unparsed_rate", "agreement",
+                 "completion_length")
+
+
+def retraining_check(runs: dict) -> tuple[list[str], str]:
+    """Warnings for a run whose evaluated steps come from trainings that sampled differently, and a note.
+
+    A run resumed on a fresh machine retrains from scratch for the steps not yet committed (models are not
+    kept), so its step files can come from two trainings (their train commits differ); the same seed and code
+    should sample the same completions, which their curves over the shared steps show.
+    """
+    warnings, retrained = [], []
+    for arm, seeds in runs.items():
+        for seed, steps in seeds.items():
+            recs = [steps[k] for k in sorted(steps) if steps[k].get("curve")]
+            if len({r["commit"]["train"]["commit"] for r in recs if r["commit"]["train"]}) > 1:
+                retrained.append(f"{arm}/seed{seed}")
+            for a, b in itertools.pairwise(recs):
+                for key in SAMPLED_CURVE:
+                    va, vb = (dict(zip(r["curve"]["step"], r["curve"].get(key, []))) for r in (a, b))
+                    bad = [s for s in sorted(va.keys() & vb.keys()) if not _same(va[s], vb[s])]
+                    if bad:
+                        warnings.append(f"{arm}/seed{seed}: the trainings behind steps {a['step']} and "
+                                        f"{b['step']} differ in {key} from step {bad[0]}: its evals are of "
+                                        "different runs")
+                        break
+    note = (f"{len(retrained)} run(s) trained anew between evaluated steps, their train commits differ "
+            f"({', '.join(retrained)}); " if retrained else "")
+    if warnings:
+        return warnings, note + "some runs' trainings sampled differently (warnings above)"
+    return warnings, note + ("every run's evaluated steps come from trainings that sampled alike (their "
+                             f"curves' {', '.join(SAMPLED_CURVE)} agree step for step)")
+
+
+def _same(x: float | None, y: float | None) -> bool:
+    if x is None or y is None:
+        return x is y
+    return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(x) and math.isnan(y))
+
+
 def _training_diff(commits: list[str]) -> list[str] | None:
     """Files under TRAINING_FILES that differ between the first commit and each other one (None: git failed)."""
     files: set[str] = set()
@@ -356,7 +399,9 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
         c["verdict"] = f"interim: {c['verdict']}" if interim and c["verdict"] != "n/a" else c["verdict"]
     commits, commit_warnings, commit_note = provenance(runs)
     budget_rows, budget_bad = budget_check(runs, proto["steps"])
-    warnings += commit_warnings + precision_warnings(runs) + [f"budget differs: {b}" for b in budget_bad]
+    retrain_warnings, retrain_note = retraining_check(runs)
+    warnings += commit_warnings + retrain_warnings + precision_warnings(runs) + [
+        f"budget differs: {b}" for b in budget_bad]
 
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_curves(runs, labels, step, args.smooth, out_dir / "curves.png")
@@ -418,12 +463,14 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
            f"{'yes' if not budget_bad else 'NO'}."), "", f"Commits (trained with / scored with; {commit_note}):", "",
            *table(["arm", "train", "eval"], [[a, ", ".join(c["train"]) or "–", ", ".join(c["eval"])]
                                              for a, c in commits.items()]), "",
+           f"Trainings: {retrain_note}.", "",
            "Commands: each run's file holds its exact `alft` commands; the study's invocations:", "", "```bash",
            *dict.fromkeys(i["command"] for i in study["invocations"]), "```", ""]
     path = out_dir / "report.md"
     path.write_text("\n".join(md))
     summary = {"protocol": proto, "step": step, "stats": stats, "pass@1_ci": cells, "contrasts": contrasts,
-               "seed_rule": rule, "interim": interim, "commits": commits, "commit_note": commit_note, "warnings": warnings,
+               "seed_rule": rule, "interim": interim, "commits": commits, "commit_note": commit_note,
+               "retraining_note": retrain_note, "warnings": warnings,
                "values": {a: {s: {k: seed_values(r) for k, r in st.items()} for s, st in runs[a].items()}
                           for a in arms}}
     (out_dir / "report.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")

@@ -508,6 +508,32 @@ def test_report_warns_when_evals_ran_in_different_precisions():
         "2 eval(s) do not record their precision, e.g. majority/seed1/step80 sampled"]
 
 
+def test_report_checks_that_a_run_retrained_between_its_steps_sampled_alike():
+    report = _script("study_report")
+
+    def rec(step, commit, rewards, kl):
+        curve = {"step": list(range(1, len(rewards) + 1)), "reward": rewards, "kl": kl}
+        return {"step": step, "commit": {"train": {"commit": commit}}, "curve": curve}
+
+    step40 = rec(40, "a", [0.1, 0.2], [0.0, 0.1])
+    once = {"coherence": {0: {40: step40, 80: rec(80, "a", [0.1, 0.2, 0.3], [0.0, 0.1, 0.2])}}}
+    warnings, note = report.retraining_check(once)
+    curves = ", ".join(report.SAMPLED_CURVE)
+    assert warnings == [] and note == ("every run's evaluated steps come from trainings that sampled alike "
+                                       f"(their curves' {curves} agree step for step)")
+    # trained anew (another commit) with the same samples: kl may move in the last bits, the rewards may not
+    again = {"coherence": {4: {40: step40, 80: rec(80, "b", [0.1, 0.2, 0.3], [0.0, 0.1 + 1e-6, 0.2])}}}
+    warnings, note = report.retraining_check(again)
+    assert warnings == [] and note.startswith("1 run(s) trained anew between evaluated steps, their train "
+                                              "commits differ (coherence/seed4); every run's")
+    drifted = {"random": {1: {40: step40, 80: rec(80, "b", [0.1, 0.25, 0.3], [0.0, 0.1, 0.2])}}}
+    warnings, note = report.retraining_check(drifted)
+    assert warnings == [("random/seed1: the trainings behind steps 40 and 80 differ in reward from step 2: "
+                         "its evals are of different runs")]
+    assert note == ("1 run(s) trained anew between evaluated steps, their train commits differ "
+                    "(random/seed1); some runs' trainings sampled differently (warnings above)")
+
+
 def test_study_on_the_tiny_model_resumes_without_outputs(tmp_path):
     results, out = tmp_path / "results", tmp_path / "out"
     cmd = [sys.executable, str(REPO / "scripts" / "study_run.py"), "--study", "t", "--results", str(results),
