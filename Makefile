@@ -54,11 +54,18 @@ STUDY2_ARGS ?=
 STUDY2_CODE ?= 871ce77
 STUDY2_TREE ?= ../study2
 
+# Without a study2-runs branch (a fresh machine), the worktree starts again from the branch's last tip merged
+# here when that holds STUDY2_CODE (this checkout's study.json is that tip's, so merging back stays clean),
+# else from STUDY2_CODE; either way with this checkout's docs/results/study2.
+STUDY2_LAST_TIP = git log -1 --merges --grep="^Merge branch 'study2-runs'" --format=%P HEAD | cut -sd' ' -f2
+
 study2-tree:
 	@if [ ! -d $(STUDY2_TREE) ]; then \
 	  if git rev-parse -q --verify study2-runs >/dev/null || git rev-parse -q --verify origin/study2-runs >/dev/null; \
 	  then git worktree add $(STUDY2_TREE) study2-runs; \
-	  else git worktree add -b study2-runs $(STUDY2_TREE) $(STUDY2_CODE) && \
+	  else tip=$$($(STUDY2_LAST_TIP)); \
+	    [ -n "$$tip" ] && git diff --quiet $$tip $(STUDY2_CODE) -- alft_cli conf pyproject.toml || tip=; \
+	    git worktree add -b study2-runs $(STUDY2_TREE) $${tip:-$(STUDY2_CODE)} && \
 	    git -C $(STUDY2_TREE) checkout $$(git rev-parse HEAD) -- docs/results/study2 && \
 	    { git -C $(STUDY2_TREE) diff --cached --quiet || \
 	      git -C $(STUDY2_TREE) commit -qm "study2: results so far, from $$(git rev-parse --short HEAD)"; }; fi; fi

@@ -9,6 +9,7 @@ import fcntl
 import importlib.util
 import json
 import math
+import os
 import random
 import shlex
 import shutil
@@ -468,6 +469,53 @@ def test_results_written_in_the_worktree_but_not_committed_are_named(tmp_path):
     (tmp_path / "notes.txt").write_text("not a result")
     assert _make_probe("@$(STUDY2_UNCOMMITTED)", tmp_path).stdout.splitlines() == [
         f"make: not committed in {tmp_path}: docs/results/study2/runs/coherence/seed3/step80.json"]
+
+
+@pytest.mark.skipif(not shutil.which("make"), reason="needs make")
+def test_a_fresh_machine_recreates_the_study_branch_so_that_it_merges_back_cleanly(tmp_path):
+    repo, tree = tmp_path / "repo", tmp_path / "study2"
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    study = repo / "docs" / "results" / "study2" / "study.json"
+
+    def commit(where: Path, message: str) -> str:
+        subprocess.run([*git, "-C", str(where), "add", "-A"], check=True)
+        subprocess.run([*git, "-C", str(where), "commit", "-qm", message], check=True)
+        return subprocess.run([*git, "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    def session(invocation: str) -> subprocess.CompletedProcess:
+        """A machine with only the main branch: make the worktree, add a result there, merge it back."""
+        identity = {f"GIT_{who}_{what}": "t" for who in ("AUTHOR", "COMMITTER") for what in ("NAME", "EMAIL")}
+        made = subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), "study2-tree",
+                               f"STUDY2_TREE={tree}", f"STUDY2_CODE={code}"], cwd=repo, capture_output=True,
+                              text=True, check=False, env={**os.environ, **identity})
+        assert made.returncode == 0, made.stderr
+        in_tree = tree / study.relative_to(repo)
+        in_tree.write_text(json.dumps({"invocations": [*json.loads(in_tree.read_text())["invocations"],
+                                                       invocation]}, indent=1) + "\n")
+        commit(tree, f"run {invocation}")
+        merged = subprocess.run([*git, "merge", "--no-edit", "study2-runs"], capture_output=True, text=True,
+                                check=False)
+        subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=True)
+        subprocess.run([*git, "branch", "-qD", "study2-runs"], check=True)
+        return merged
+
+    subprocess.run(["git", "init", "-qb", "main", str(repo)], check=True)
+    (repo / "alft_cli").mkdir()
+    (repo / "alft_cli" / "train.py").write_text("v1\n")
+    study.parent.mkdir(parents=True)
+    study.write_text(json.dumps({"invocations": []}, indent=1) + "\n")
+    code = commit(repo, "the study's code")
+    (repo / "alft_cli" / "train.py").write_text("v2\n")  # main moves on; the study keeps its code
+    commit(repo, "later code")
+    assert session("first").returncode == 0
+    (repo / "scripts.txt").write_text("main moves on\n")
+    commit(repo, "more")
+    for invocation in ("second", "third"):  # a fresh branch from `code` would conflict in study.json
+        merged = session(invocation)
+        assert merged.returncode == 0, merged.stdout
+    assert json.loads(study.read_text())["invocations"] == ["first", "second", "third"]
+    assert (repo / "alft_cli" / "train.py").read_text() == "v2\n"
 
 
 # ---------------------------------------------------------------- for real, on the tiny model
