@@ -53,6 +53,8 @@ STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 STUDY2_ARGS ?=
 STUDY2_CODE ?= 871ce77
 STUDY2_TREE ?= ../study2
+# what trains and scores, pinned to STUDY2_CODE in the worktree (study_report.py's TRAINING_FILES)
+STUDY2_PINNED := alft_cli conf pyproject.toml
 
 # Without a study2-runs branch (a fresh machine), the worktree starts again from the branch's last tip merged
 # here when that holds STUDY2_CODE (this checkout's study.json is that tip's, so merging back stays clean),
@@ -64,13 +66,13 @@ study2-tree:
 	  if git rev-parse -q --verify study2-runs >/dev/null || git rev-parse -q --verify origin/study2-runs >/dev/null; \
 	  then git worktree add $(STUDY2_TREE) study2-runs; \
 	  else tip=$$($(STUDY2_LAST_TIP)); \
-	    [ -n "$$tip" ] && git diff --quiet $$tip $(STUDY2_CODE) -- alft_cli conf pyproject.toml || tip=; \
+	    [ -n "$$tip" ] && git diff --quiet $$tip $(STUDY2_CODE) -- $(STUDY2_PINNED) || tip=; \
 	    git worktree add -b study2-runs $(STUDY2_TREE) $${tip:-$(STUDY2_CODE)} && \
 	    git -C $(STUDY2_TREE) checkout $$(git rev-parse HEAD) -- docs/results/study2 && \
 	    { git -C $(STUDY2_TREE) diff --cached --quiet || \
 	      git -C $(STUDY2_TREE) commit -qm "study2: results so far, from $$(git rev-parse --short HEAD)"; }; fi; fi
-	@test -z "$$(git -C $(STUDY2_TREE) diff --name-only $(STUDY2_CODE) HEAD -- alft_cli conf pyproject.toml)" || \
-	  { echo "$(STUDY2_TREE) does not hold study 2's code ($(STUDY2_CODE)) in alft_cli, conf, pyproject.toml"; exit 1; }
+	@test -z "$$(git -C $(STUDY2_TREE) diff --name-only $(STUDY2_CODE) HEAD -- $(STUDY2_PINNED))" || \
+	  { echo "$(STUDY2_TREE) does not hold study 2's code ($(STUDY2_CODE)) in $(STUDY2_PINNED)"; exit 1; }
 	@mkdir -p $(STUDY2_TREE)/outputs
 
 # One runner at a time: a second one gets exit status 75 and would otherwise train into the same run directories.
