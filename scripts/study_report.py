@@ -45,7 +45,6 @@ LABEL_FREE = ("coherence", "coherence_null", "majority", "random")
 # (name, arm a, arm b, margin): H1 mean(a) − mean(b) > −margin
 CONTRASTS = (("C1 − C2 > 0", "coherence", "coherence_null", 0.0), ("C1 − C4 > 0", "coherence", "random", 0.0),
              ("C1 ≥ C3 − 0.02", "coherence", "majority", 0.02))
-RULE_SEEDS, MOST_SEEDS = 6, 16  # the seed rule: seeds 0–5 size the study, 16 at most (PLAN.md)
 TRAINING_FILES = ("alft_cli", "conf", "pyproject.toml")  # a difference here may change training or scoring
 
 
@@ -140,19 +139,18 @@ def primary(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> list[dic
 
 
 def seed_rule(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> dict:
-    """The plan's seed rule: σ of the label-free arms' first RULE_SEEDS seeds sizes the study; the minimum
-    detectable effect uses every seed so far."""
+    """The plan's seed rule (study_stats.seeds_needed): σ of the label-free arms' first RULE_SEEDS seeds sizes
+    the study; the minimum detectable effect uses every seed so far."""
     per_seed = [[(r["seed"], seed_values(r)["pass@1"]) for r in by_arm.get(a, [])] for a in LABEL_FREE]
     groups = [[v for _, v in g] for g in per_seed]
-    first = [[v for s, v in g if s < RULE_SEEDS] for g in per_seed]
+    first = [[v for s, v in g if s < study_stats.RULE_SEEDS] for g in per_seed]
     sigma, df = study_stats.pooled_sd(groups)
     alpha = args.alpha / len(CONTRASTS)
     seeds = min((len(g) for g in groups if g), default=0)
-    n, why = study_stats.seeds_needed(study_stats.pooled_sd(first)[0], args.effect, alpha, have=seeds,
-                                      start=RULE_SEEDS, most=MOST_SEEDS)
+    n, why = study_stats.seeds_needed(study_stats.pooled_sd(first)[0], args.effect, alpha, have=seeds)
     return {"pooled_sd": sigma, "df": df, "alpha": alpha, "seeds_now": seeds,
             "mde_now": study_stats.mde(sigma, seeds, alpha) if seeds > 1 and not math.isnan(sigma) else None,
-            "mde_at_most": None if math.isnan(sigma) else study_stats.mde(sigma, MOST_SEEDS, alpha),
+            "mde_at_most": None if math.isnan(sigma) else study_stats.mde(sigma, study_stats.MOST_SEEDS, alpha),
             "recommended_seeds": n, "why": why}
 
 
@@ -454,7 +452,7 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
     md += ["", "## Seed rule", "",
            (f"Pooled seed SD of pass@1 over the label-free arms: {sd} ({rule['df']} df); minimum detectable "
            f"effect (80 % power, one-sided α = {rule['alpha']:.4f}, t): {now} with {study_stats.count_seeds(rule['seeds_now'])}, "
-           f"{most} with {MOST_SEEDS}."),
+           f"{most} with {study_stats.MOST_SEEDS}."),
            (f"**Seeds per label-free arm: {rule['recommended_seeds']}** ({rule['why']}; "
             f"{rule['seeds_now']} in every arm so far)."), ""]
     md += ["## Provenance", "", "Budget (steps × completions per step (problems × variants × G)):", "",

@@ -115,8 +115,11 @@ def count_seeds(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
-def seeds_needed(sigma: float, effect: float, alpha: float, have: int | None = None, start: int = 6,
-                 most: int = 16, power: float = 0.8) -> tuple[int, str]:
+RULE_SEEDS, MOST_SEEDS = 6, 16  # the seed rule: seeds 0–5 size the study, 16 at most (study2/PLAN.md)
+
+
+def seeds_needed(sigma: float, effect: float, alpha: float, have: int | None = None, start: int = RULE_SEEDS,
+                 most: int = MOST_SEEDS, power: float = 0.8) -> tuple[int, str]:
     """The plan's seed rule (study2/PLAN.md): (seeds per label-free arm, why).
 
     Fewer than `start` seeds so far (`have`): `start`. Then, from σ of the first `start` seeds, the normal
