@@ -454,7 +454,7 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
            f"effect (80 % power, one-sided α = {rule['alpha']:.4f}, t): {now} with {study_stats.count_seeds(rule['seeds_now'])}, "
            f"{most} with {study_stats.MOST_SEEDS}."),
            (f"**Seeds per label-free arm: {rule['recommended_seeds']}** ({rule['why']}; "
-            f"{rule['seeds_now']} in every arm so far)."), ""]
+            f"at least {rule['seeds_now']} in every label-free arm so far)."), ""]
     md += ["## Provenance", "", "Budget (steps × completions per step (problems × variants × G)):", "",
            *table(["arm", "budget"], budget_rows), "",
            (f"Equal budget, 1 problem × {proto['completions_per_step']} per step: "

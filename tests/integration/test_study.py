@@ -336,6 +336,7 @@ def test_runner_resumes_from_committed_results_and_the_report_recomputes_them(tm
     sigma, _ = stats_.pooled_sd([per_seed[a] for a in report.LABEL_FREE])
     assert summary["seed_rule"]["pooled_sd"] == pytest.approx(sigma)
     assert f"**Seeds per label-free arm: {summary['seed_rule']['recommended_seeds']}**" in md
+    assert "; at least 3 in every label-free arm so far)." in md
     assert summary["interim"] and "**Interim: 3 of the plan's 6 seeds**" in md
     assert summary["stats"]["coherence"]["2"]["pass@1"]["mean"] == pytest.approx(statistics.mean(per_seed["coherence"]))
     for png in ("curves.png", "pass_at_1.png"):
