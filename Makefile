@@ -123,7 +123,7 @@ study2-status: install
 	$(STUDY2_STATUS) --arms coherence coherence_null majority random --seeds $$(seq 0 $$((seeds - 1))) | grep '^# '
 	@$(STUDY2_STATUS) --arms correctness --seeds 0 1 2 | grep '^# '
 
-study2-merge:
+study2-merge: install
 	@$(STUDY2_UNCOMMITTED)
 	git merge --no-edit study2-runs
 	$(BIN)/python scripts/study_report.py docs/results/study2 --effect 0.05 --out-dir outputs/study/study2-report

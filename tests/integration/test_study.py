@@ -11,6 +11,7 @@ import json
 import math
 import os
 import random
+import re
 import shlex
 import shutil
 import statistics
@@ -440,6 +441,40 @@ def _make_probe(recipe: str, tree: Path) -> subprocess.CompletedProcess:
     """Run `recipe` as a target of the repository's Makefile, with STUDY2_TREE at `tree`."""
     argv = ["make", "-s", "--eval", f"probe: ; {recipe}", "probe", f"STUDY2_TREE={tree}"]
     return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _makefile_rules() -> tuple[dict[str, str], dict[str, tuple[list[str], str]]]:
+    """The Makefile's variables (name -> value) and rules (target -> (prerequisites, recipe)), lines joined."""
+    text = (REPO / "Makefile").read_text().replace("\\\n", " ")
+    variables, rules, target = {}, {}, None
+    for line in text.splitlines():
+        if line.startswith("\t") and target:
+            rules[target] = (rules[target][0], rules[target][1] + line + "\n")
+        elif match := re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*[:?]?=(.*)", line):
+            variables[match[1]], target = match[2], None
+        elif match := re.match(r"([^\s:#=.][^\s:=]*):(?!=)(.*)", line):
+            target = match[1]
+            rules[target] = (match[2].split(";")[0].split(), "")
+        else:
+            target = None
+    return variables, rules
+
+
+def test_every_makefile_target_that_runs_the_venv_installs_it_first():
+    variables, rules = _makefile_rules()
+    uses_venv = {"BIN"}  # variables that run something from the venv, directly or through another variable
+    while grown := {name for name, value in variables.items()
+                    if name not in uses_venv and any(f"$({used})" in value for used in uses_venv)}:
+        uses_venv |= grown
+
+    def prerequisites(target: str) -> set[str]:
+        found = set(rules.get(target, ([], ""))[0])
+        return found.union(*(prerequisites(name) for name in found))
+
+    runners = {target for target, (_, recipe) in rules.items()
+               if target != "$(VENV)/.installed" and any(f"$({name})" in recipe for name in uses_venv)}
+    assert {"study2-merge", "study2-extend", "test", "demo"} <= runners
+    assert [target for target in sorted(runners) if "install" not in prerequisites(target)] == []
 
 
 @pytest.mark.skipif(not (shutil.which("make") and shutil.which("flock")), reason="needs make and flock")
