@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-PERMUTATION_DRAWS = 200_000  # above this many distinct relabelings the permutation p is a Monte-Carlo estimate
+EXACT_POOLED_MAX = 40  # up to this many pooled values the permutation p is exact (2 halves of 2^20 subset sums)
+PERMUTATION_DRAWS = 200_000  # Monte-Carlo relabelings beyond that
 
 
 def one_sided_welch(a: Sequence[float], b: Sequence[float], margin: float = 0.0) -> tuple[float, float, float]:
@@ -36,17 +37,44 @@ def one_sided_welch(a: Sequence[float], b: Sequence[float], margin: float = 0.0)
 def permutation_p(a: Sequence[float], b: Sequence[float], margin: float = 0.0, seed: int = 0) -> tuple[float, bool]:
     """(p, exact) of the permutation test of H1: mean(a) − mean(b) > −margin (a shifted by +margin first).
 
-    Exact over every relabeling of the pooled values when there are at most PERMUTATION_DRAWS of them,
-    else a seeded Monte-Carlo estimate; p counts relabelings whose difference is >= the observed one.
+    p is the share of relabelings of the pooled values whose difference of means is >= the observed one:
+    exact for up to EXACT_POOLED_MAX pooled values, else a seeded Monte-Carlo estimate (PERMUTATION_DRAWS).
     """
     x, y = np.asarray(a, float) + margin, np.asarray(b, float)
     if len(x) < 1 or len(y) < 1:
         return math.nan, False
-    exact = math.comb(len(x) + len(y), len(x)) <= PERMUTATION_DRAWS
+    if len(x) + len(y) <= EXACT_POOLED_MAX:
+        return _exact_subset_sum_p(np.concatenate([x, y]), len(x), float(x.sum())), True
     res = stats.permutation_test((x, y), lambda u, v, axis: np.mean(u, axis=axis) - np.mean(v, axis=axis),
                                  permutation_type="independent", alternative="greater", vectorized=True,
                                  n_resamples=PERMUTATION_DRAWS, rng=np.random.default_rng(seed))
-    return float(res.pvalue), exact
+    return float(res.pvalue), False
+
+
+def _subset_sums(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sum, size) of every subset of values (2^len of them)."""
+    sums, sizes = np.zeros(1), np.zeros(1, dtype=np.int64)
+    for v in values:
+        sums, sizes = np.concatenate([sums, sums + v]), np.concatenate([sizes, sizes + 1])
+    return sums, sizes
+
+
+def _exact_subset_sum_p(pooled: np.ndarray, n: int, observed: float) -> float:
+    """Share of the size-n subsets of pooled whose sum is >= observed (the sum of the first group).
+
+    With the group sizes fixed, the difference of means grows with the first group's sum, so this is the
+    permutation p over all C(N, n) relabelings. Meet in the middle: the subset sums of each half of pooled,
+    grouped by size, are paired by a sorted search. Sums within a tolerance of observed count as ties.
+    """
+    tol = 1e-9 * max(1.0, float(np.abs(pooled).sum()))
+    half = len(pooled) // 2
+    left, left_size = _subset_sums(pooled[:half])
+    right, right_size = _subset_sums(pooled[half:])
+    hits = 0
+    for k in range(max(0, n - (len(pooled) - half)), min(n, half) + 1):
+        r = np.sort(right[right_size == n - k])
+        hits += int((len(r) - np.searchsorted(r, observed - tol - left[left_size == k], side="left")).sum())
+    return hits / math.comb(len(pooled), n)
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import importlib.util
+import itertools
 import json
 import math
 import os
@@ -47,6 +48,30 @@ def test_permutation_test_is_exact_on_hand_counted_cases():
     # margin 2 shifts a to [5, 6] against [4, 5]: differences 1, -1, 0, 0, 1, -1 -> p = 2/6
     assert s.permutation_p([3, 4], [4, 5], margin=2)[0] == pytest.approx(1 / 3)
     assert s.permutation_p([1, 2], [3, 4])[0] == pytest.approx(1.0)
+
+
+def test_permutation_p_counts_every_relabeling_with_ties_and_margins():
+    s = _script("study_stats")
+    rng = np.random.default_rng(0)
+    for trial in range(60):  # values on a 1/8 grid: many tied sums, as per-seed pass@1 on a 1/800 grid
+        a, b = rng.integers(0, 6, rng.integers(1, 7)) / 8, rng.integers(0, 6, rng.integers(1, 7)) / 8
+        margin = (0.0, 0.25)[trial % 2]
+        pooled, observed = np.concatenate([a + margin, b]), (a + margin).mean() - b.mean()
+        diffs = []
+        for idx in itertools.combinations(range(len(pooled)), len(a)):
+            first = np.isin(np.arange(len(pooled)), idx)
+            diffs.append(pooled[first].mean() - pooled[~first].mean())
+        brute = np.mean(np.asarray(diffs) >= observed - 1e-12)
+        assert s.permutation_p(a, b, margin) == (pytest.approx(brute, abs=1e-12), True)
+
+
+def test_permutation_p_is_exact_at_the_studys_sixteen_seeds_and_estimated_beyond_forty():
+    s = _script("study_stats")
+    low, high = np.arange(16) / 800, 0.5 + np.arange(16) / 800
+    assert s.permutation_p(high, low) == (pytest.approx(1 / math.comb(32, 16), rel=1e-9), True)
+    assert s.permutation_p(high, low[:15]) == (pytest.approx(1 / math.comb(31, 16), rel=1e-9), True)
+    p, exact = s.permutation_p(np.r_[high, 0.7, 0.8, 0.9, 1.0, 1.1], np.r_[low, 0.1, 0.2, 0.3, 0.4])
+    assert not exact and p < 1e-3
 
 
 def test_welch_matches_the_formula():
