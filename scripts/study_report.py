@@ -154,6 +154,24 @@ def seed_rule(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> dict:
             "recommended_seeds": n, "why": why}
 
 
+def seed_rule_lines(rule: dict) -> list[str]:
+    """The report's seed-rule paragraph; once the plan's seeds are in, whether σ stops the study there."""
+    sd, now, most = (_p3(rule[k]) for k in ("pooled_sd", "mde_now", "mde_at_most"))
+    seeds, done = rule["seeds_now"], rule["seeds_now"] >= rule["recommended_seeds"]
+    mde = f"{now} with {study_stats.count_seeds(seeds)}"
+    if seeds != study_stats.MOST_SEEDS:
+        mde += f", {most} with {study_stats.MOST_SEEDS}"
+    lines = [(f"Pooled seed SD of pass@1 over the label-free arms: {sd} ({rule['df']} df); minimum detectable "
+              f"effect (80 % power, one-sided α = {rule['alpha']:.4f}, t): {mde}."),
+             f"**Seeds per label-free arm: {rule['recommended_seeds']}** ({rule['why']}; "
+             + (f"{seeds} in every label-free arm: the plan's seeds are in)." if done
+                else f"at least {seeds} in every label-free arm so far).")]
+    if done and seeds >= study_stats.MOST_SEEDS and rule["pooled_sd"] > study_stats.STOP_SD:
+        lines.append(f"σ over these seeds, {sd}, is above the plan's {study_stats.STOP_SD}: as the plan says, the "
+                     f"study stops at {study_stats.count_seeds(seeds)}, where its minimum detectable effect is {now}.")
+    return lines
+
+
 def provenance(runs: dict) -> tuple[dict, list[str], str]:
     """Distinct commits per arm (train and eval), loud warnings when the code may have differed, and a note."""
     per_arm: dict[str, dict[str, list]] = {}
@@ -448,13 +466,7 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
                                             else f"{stats[C1][step][key]['mean'] - other[key]['mean']:+.3f}"
                                             for key in keys)])
     md += table(["C1 minus", *keys], sec) if sec else ["C1 has no runs at this step."]
-    sd, now, most = (_p3(rule[k]) for k in ("pooled_sd", "mde_now", "mde_at_most"))
-    md += ["", "## Seed rule", "",
-           (f"Pooled seed SD of pass@1 over the label-free arms: {sd} ({rule['df']} df); minimum detectable "
-           f"effect (80 % power, one-sided α = {rule['alpha']:.4f}, t): {now} with {study_stats.count_seeds(rule['seeds_now'])}, "
-           f"{most} with {study_stats.MOST_SEEDS}."),
-           (f"**Seeds per label-free arm: {rule['recommended_seeds']}** ({rule['why']}; "
-            f"at least {rule['seeds_now']} in every label-free arm so far)."), ""]
+    md += ["", "## Seed rule", "", *seed_rule_lines(rule), ""]
     md += ["## Provenance", "", "Budget (steps × completions per step (problems × variants × G)):", "",
            *table(["arm", "budget"], budget_rows), "",
            (f"Equal budget, 1 problem × {proto['completions_per_step']} per step: "

@@ -144,6 +144,7 @@ def count_seeds(n: int) -> str:
 
 
 RULE_SEEDS, MOST_SEEDS = 6, 16  # the seed rule: seeds 0–5 size the study, 16 at most (study2/PLAN.md)
+STOP_SD = 0.06  # σ above this at MOST_SEEDS: report the minimum detectable effect and stop
 
 
 def seeds_needed(sigma: float, effect: float, alpha: float, have: int | None = None, start: int = RULE_SEEDS,

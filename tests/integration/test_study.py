@@ -160,6 +160,21 @@ def test_the_seed_rule_is_sized_on_the_first_six_seeds():
     assert rule["seeds_now"] == 8 and rule["pooled_sd"] > sigma6  # seeds 6 and 7 widen σ, not the rule
 
 
+def test_the_seed_rule_paragraph_says_when_the_plan_stops_with_its_minimum_detectable_effect():
+    report, stats_ = _script("study_report"), _script("study_stats")
+    rule = {"pooled_sd": 0.097, "df": 60, "alpha": 0.05 / 3, "seeds_now": 16, "mde_now": 0.106,
+            "mde_at_most": 0.106, "recommended_seeds": 16, "why": "σ = 0.046 over the first 6 seeds …: 16 seeds"}
+    text = "\n".join(report.seed_rule_lines(rule))
+    assert "t): 0.106 with 16 seeds." in text and "16 in every label-free arm: the plan's seeds are in" in text
+    assert "above the plan's 0.06: as the plan says, the study stops at 16 seeds" in text
+    assert "its minimum detectable effect is 0.106" in text and "so far" not in text
+    quiet = "\n".join(report.seed_rule_lines({**rule, "pooled_sd": 0.05}))
+    assert "stops" not in quiet and "the plan's seeds are in" in quiet
+    early = "\n".join(report.seed_rule_lines({**rule, "seeds_now": 9, "mde_now": 0.14}))
+    assert "0.140 with 9 seeds, 0.106 with 16." in early and "at least 9 in every label-free arm so far" in early
+    assert "stops" not in early and stats_.STOP_SD == 0.06
+
+
 def test_the_plans_test_keeps_the_familywise_error_at_alpha():
     """The report's verdicts (one-sided exact permutation tests on 6 vs 6 per-seed means, Holm over the three
     contrasts, supported at p < 0.05) under the global null, non-inferiority at its boundary (C3 = C1 + 0.02),
