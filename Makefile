@@ -46,9 +46,10 @@ wheelhouse: install
 # changes to alft never mix into its runs. Each evaluated model's numbers land in docs/results/study2/runs/ there
 # and are committed on study2-runs at once (--commit); `make study2-merge` (also run after `make study2`) merges
 # them here and writes a report to outputs/study/study2-report/ (the final one, with the verdicts, is committed
-# in docs/results/study2/report/). `make study2` runs the plan's first seeds, then (study2-extend) the seed rule's further ones.
-# Run the target again, on any machine with this repository, to resume. STUDY2_ARGS adds options (--jobs N,
-# --dry-run). study2-smoke: this checkout's code, 1 seed x 4 steps, small evals, results under outputs/.
+# in docs/results/study2/report/). `make study2` runs the plan's first seeds, then (study2-extend) the seed
+# rule's further ones. Run the target again, on any machine with this repository, to resume. STUDY2_ARGS adds
+# options (--jobs N, --dry-run). study2-smoke: this checkout's code, 1 seed x 4 steps, small evals, results
+# under outputs/.
 STUDY_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 STUDY2_ARGS ?=
 STUDY2_CODE ?= 871ce77

@@ -140,7 +140,8 @@ def primary(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> list[dic
 
 def seed_rule(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> dict:
     """The plan's seed rule (study_stats.seeds_needed): σ of the label-free arms' first RULE_SEEDS seeds sizes
-    the study; the minimum detectable effect uses every seed so far."""
+    the study; the minimum detectable effect uses every seed so far. `complete`: every label-free arm has the
+    plan's seeds; `stops_at_mde`: complete at MOST_SEEDS with σ above STOP_SD (the plan reports the MDE, stops)."""
     per_seed = [[(r["seed"], seed_values(r)["pass@1"]) for r in by_arm.get(a, [])] for a in LABEL_FREE]
     groups = [[v for _, v in g] for g in per_seed]
     first = [[v for s, v in g if s < study_stats.RULE_SEEDS] for g in per_seed]
@@ -148,25 +149,27 @@ def seed_rule(by_arm: dict[str, list[dict]], args: argparse.Namespace) -> dict:
     alpha = args.alpha / len(CONTRASTS)
     seeds = min((len(g) for g in groups if g), default=0)
     n, why = study_stats.seeds_needed(study_stats.pooled_sd(first)[0], args.effect, alpha, have=seeds)
+    complete = seeds >= n
     return {"pooled_sd": sigma, "df": df, "alpha": alpha, "seeds_now": seeds,
             "mde_now": study_stats.mde(sigma, seeds, alpha) if seeds > 1 and not math.isnan(sigma) else None,
             "mde_at_most": None if math.isnan(sigma) else study_stats.mde(sigma, study_stats.MOST_SEEDS, alpha),
-            "recommended_seeds": n, "why": why}
+            "recommended_seeds": n, "why": why, "complete": complete,
+            "stops_at_mde": complete and seeds >= study_stats.MOST_SEEDS and sigma > study_stats.STOP_SD}
 
 
 def seed_rule_lines(rule: dict) -> list[str]:
     """The report's seed-rule paragraph; once the plan's seeds are in, whether σ stops the study there."""
     sd, now, most = (_p3(rule[k]) for k in ("pooled_sd", "mde_now", "mde_at_most"))
-    seeds, done = rule["seeds_now"], rule["seeds_now"] >= rule["recommended_seeds"]
+    seeds = rule["seeds_now"]
     mde = f"{now} with {study_stats.count_seeds(seeds)}"
     if seeds != study_stats.MOST_SEEDS:
         mde += f", {most} with {study_stats.MOST_SEEDS}"
     lines = [(f"Pooled seed SD of pass@1 over the label-free arms: {sd} ({rule['df']} df); minimum detectable "
               f"effect (80 % power, one-sided α = {rule['alpha']:.4f}, t): {mde}."),
              f"**Seeds per label-free arm: {rule['recommended_seeds']}** ({rule['why']}; "
-             + (f"{seeds} in every label-free arm: the plan's seeds are in)." if done
+             + (f"{seeds} in every label-free arm: the plan's seeds are in)." if rule["complete"]
                 else f"at least {seeds} in every label-free arm so far).")]
-    if done and seeds >= study_stats.MOST_SEEDS and rule["pooled_sd"] > study_stats.STOP_SD:
+    if rule["stops_at_mde"]:
         lines.append(f"σ over these seeds, {sd}, is above the plan's {study_stats.STOP_SD}: as the plan says, the "
                      f"study stops at {study_stats.count_seeds(seeds)}, where its minimum detectable effect is {now}.")
     return lines
@@ -410,7 +413,7 @@ def report(results: Path, out_dir: Path, args: argparse.Namespace) -> Path:
     by_arm = {a: at(a, step) for a in arms}
     contrasts = primary(by_arm, args)
     rule = seed_rule(by_arm, args)
-    interim = rule["seeds_now"] < rule["recommended_seeds"]  # the plan decides with its seeds in every arm
+    interim = not rule["complete"]  # the plan decides with its seeds in every arm
     for c in contrasts:
         c["verdict"] = f"interim: {c['verdict']}" if interim and c["verdict"] != "n/a" else c["verdict"]
     commits, commit_warnings, commit_note = provenance(runs)

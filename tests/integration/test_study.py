@@ -158,19 +158,22 @@ def test_the_seed_rule_is_sized_on_the_first_six_seeds():
     sigma6 = stats_.pooled_sd(list(first.values()))[0]
     assert (rule["recommended_seeds"], rule["why"]) == (12, stats_.seeds_needed(sigma6, 0.05, 0.05 / 3, have=8)[1])
     assert rule["seeds_now"] == 8 and rule["pooled_sd"] > sigma6  # seeds 6 and 7 widen σ, not the rule
+    assert not rule["complete"] and not rule["stops_at_mde"]  # 8 of 12 seeds
 
 
 def test_the_seed_rule_paragraph_says_when_the_plan_stops_with_its_minimum_detectable_effect():
     report, stats_ = _script("study_report"), _script("study_stats")
     rule = {"pooled_sd": 0.097, "df": 60, "alpha": 0.05 / 3, "seeds_now": 16, "mde_now": 0.106,
-            "mde_at_most": 0.106, "recommended_seeds": 16, "why": "σ = 0.046 over the first 6 seeds …: 16 seeds"}
+            "mde_at_most": 0.106, "recommended_seeds": 16, "why": "σ = 0.046 over the first 6 seeds …: 16 seeds",
+            "complete": True, "stops_at_mde": True}
     text = "\n".join(report.seed_rule_lines(rule))
     assert "t): 0.106 with 16 seeds." in text and "16 in every label-free arm: the plan's seeds are in" in text
     assert "above the plan's 0.06: as the plan says, the study stops at 16 seeds" in text
     assert "its minimum detectable effect is 0.106" in text and "so far" not in text
-    quiet = "\n".join(report.seed_rule_lines({**rule, "pooled_sd": 0.05}))
+    quiet = "\n".join(report.seed_rule_lines({**rule, "pooled_sd": 0.05, "stops_at_mde": False}))
     assert "stops" not in quiet and "the plan's seeds are in" in quiet
-    early = "\n".join(report.seed_rule_lines({**rule, "seeds_now": 9, "mde_now": 0.14}))
+    early = "\n".join(report.seed_rule_lines({**rule, "seeds_now": 9, "mde_now": 0.14, "complete": False,
+                                               "stops_at_mde": False}))
     assert "0.140 with 9 seeds, 0.106 with 16." in early and "at least 9 in every label-free arm so far" in early
     assert "stops" not in early and stats_.STOP_SD == 0.06
 
